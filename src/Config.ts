@@ -1,0 +1,109 @@
+/**
+ * The pool's configuration: its Schema, its defaults and its validation.
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+import { InvalidConfig } from "./Errors.js"
+
+/** Largest delay a JavaScript timer accepts; longer timeouts would fire at once. */
+export const MAX_DURATION_MS = 2_147_483_647
+/** Far above the container instances a Cloudflare account allows, yet a finite sanity bound. */
+export const MAX_CONTAINERS = 100_000
+
+const describe = (actual: unknown): string => {
+  if (typeof actual === "number" || typeof actual === "boolean" || actual === null || actual === undefined) {
+    return String(actual)
+  }
+  if (typeof actual === "string") return actual.length <= 40 ? JSON.stringify(actual) : "a long string"
+  return Array.isArray(actual) ? "an array" : `a ${typeof actual}`
+}
+
+const integerIn = (min: number, max: number) =>
+  Schema.Number.pipe(Schema.filter((n) => Number.isSafeInteger(n) && n >= min && n <= max)).annotations({
+    message: (issue) => ({
+      message: `must be an integer from ${min} to ${max}, got ${describe(issue.actual)}`,
+      override: true
+    })
+  })
+
+const Port = integerIn(1, 65_535)
+
+const Ports = Schema.Array(Port).pipe(
+  Schema.filter((ports) => ports.length <= 32 && new Set(ports).size === ports.length)
+).annotations({
+  message: (issue) => ({
+    message: Array.isArray(issue.actual)
+      ? "must hold at most 32 distinct ports, each an integer from 1 to 65535"
+      : `must be an array of ports, got ${describe(issue.actual)}`,
+    override: true
+  })
+})
+
+const Name = Schema.String.pipe(Schema.filter((s) => s.length >= 1 && s.length <= 256)).annotations({
+  message: (issue) => ({ message: `must be a string of 1 to 256 characters, got ${describe(issue.actual)}`, override: true })
+})
+
+const BindingName = Schema.String.pipe(Schema.filter((s) => /^[A-Za-z_$][\w$]{0,127}$/.test(s))).annotations({
+  message: (issue) => ({
+    message: `must be a binding name (a JavaScript identifier), got ${describe(issue.actual)}`,
+    override: true
+  })
+})
+
+const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
+  Schema.optionalWith(schema, { default: value })
+
+const ConfigFields = Schema.Struct({
+  minContainers: withDefault(integerIn(0, MAX_CONTAINERS), () => 1),
+  maxContainers: withDefault(integerIn(1, MAX_CONTAINERS), () => 10),
+  acquireTimeout: withDefault(integerIn(1, MAX_DURATION_MS), () => 300_000),
+  healthCheckInterval: withDefault(integerIn(1, MAX_DURATION_MS), () => 30_000),
+  ports: withDefault(Ports, () => []),
+  startupTimeout: withDefault(integerIn(1, MAX_DURATION_MS), () => 30_000),
+  startRetries: withDefault(integerIn(0, 10), () => 2),
+  name: withDefault(Name, () => "default"),
+  containerBinding: withDefault(BindingName, () => "CONTAINER")
+})
+
+/** The config Schema: decodes user options into a complete, validated config. */
+export const WarmPoolConfig = ConfigFields.pipe(
+  Schema.filter((config) =>
+    config.minContainers <= config.maxContainers
+      ? undefined
+      : {
+        path: ["minContainers"],
+        message: `must not exceed maxContainers (${config.minContainers} > ${config.maxContainers})`
+      }
+  )
+)
+
+/** A complete, validated config. */
+export type WarmPoolConfig = typeof WarmPoolConfig.Type
+
+/** What a user passes: every field optional. */
+export type WarmPoolOptions = Partial<WarmPoolConfig>
+
+/** The README's defaults. */
+export const defaults: WarmPoolConfig = Schema.decodeUnknownSync(WarmPoolConfig)({})
+
+const decode = Schema.decodeUnknownEither(WarmPoolConfig, { onExcessProperty: "error", errors: "first" })
+
+const toInvalidConfig = (error: ParseResult.ParseError): InvalidConfig => {
+  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+  if (issue === undefined) return new InvalidConfig({ field: "config", reason: "is invalid" })
+  const field = issue.path.length > 0 ? issue.path.map(String).join(".") : "config"
+  if (issue._tag === "Unexpected") return new InvalidConfig({ field, reason: "is not a known option" })
+  if (issue.path.length === 0) {
+    return new InvalidConfig({ field, reason: `must be an object, got ${describe(error.issue.actual)}` })
+  }
+  return new InvalidConfig({ field, reason: issue.message })
+}
+
+/** Validates untrusted options (from users or from RPC callers) into a complete config. */
+export const decodeConfig = (options: unknown): Effect.Effect<WarmPoolConfig, InvalidConfig> =>
+  Either.match(decode(options === undefined ? {} : options), {
+    onLeft: (error) => Effect.fail(toInvalidConfig(error)),
+    onRight: Effect.succeed
+  })
+
+/** A stable text form, used to persist the config and to notice when it changes. */
+export const configKey = (config: WarmPoolConfig): string => JSON.stringify(config)

@@ -1,0 +1,101 @@
+/**
+ * The pool's edge to the containers: the RPC calls it makes on the user's
+ * `Container` Durable Objects, reached through a binding of the pool's env.
+ */
+import { Context, Effect, Layer, Schema } from "effect"
+import { InvalidContainerBinding } from "./Errors.js"
+
+/** A call to a container Durable Object failed or threw. Internal: the engine maps it. */
+export class ContainerCallFailed extends Schema.TaggedError<ContainerCallFailed>()("ContainerCallFailed", {
+  container: Schema.String,
+  operation: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.operation} on container ${this.container} failed: ${this.reason}`
+  }
+}
+
+/** The container operations the pool needs, by container name. */
+export interface Containers {
+  /** Starts the container and waits until its ports accept connections. */
+  readonly start: (container: string, ports: ReadonlyArray<number>) => Effect.Effect<void, ContainerCallFailed>
+  /** The container's status, as `Container.getState()` reports it. */
+  readonly status: (container: string) => Effect.Effect<string, ContainerCallFailed>
+  /** Resets the container's `sleepAfter` timer. */
+  readonly keepAlive: (container: string) => Effect.Effect<void, ContainerCallFailed>
+  readonly destroy: (container: string) => Effect.Effect<void, ContainerCallFailed>
+}
+
+export interface ContainerDriverService {
+  /** The containers behind a binding of the pool Worker's env. */
+  readonly resolve: (binding: string) => Effect.Effect<Containers, InvalidContainerBinding>
+}
+
+/** The RPC surface of `Container` from `@cloudflare/containers` that the pool calls. */
+export interface ContainerRpc {
+  startAndWaitForPorts(ports?: Array<number>): Promise<unknown>
+  getState(): Promise<{ readonly status: string }>
+  renewActivityTimeout(): unknown
+  destroy(): Promise<unknown>
+}
+
+const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+
+/** The container operations over a Durable Object namespace. */
+export const containersOf = (namespace: DurableObjectNamespace): Containers => {
+  const stub = (container: string) => namespace.get(namespace.idFromName(container)) as unknown as ContainerRpc
+  const call = <A>(container: string, operation: string, body: (stub: ContainerRpc) => Promise<A>) =>
+    Effect.tryPromise({
+      try: () => body(stub(container)),
+      catch: (cause) => new ContainerCallFailed({ container, operation, reason: reasonOf(cause) })
+    })
+  return {
+    // No ports means the container class's own requiredPorts or defaultPort.
+    start: (container, ports) =>
+      Effect.asVoid(
+        call(container, "start", (s) => ports.length === 0 ? s.startAndWaitForPorts() : s.startAndWaitForPorts([...ports]))
+      ),
+    status: (container) => Effect.map(call(container, "getState", (s) => s.getState()), (state) => state.status),
+    keepAlive: (container) =>
+      Effect.asVoid(call(container, "renewActivityTimeout", async (s) => s.renewActivityTimeout())),
+    destroy: (container) => Effect.asVoid(call(container, "destroy", (s) => s.destroy()))
+  }
+}
+
+const isNamespace = (value: unknown): value is DurableObjectNamespace =>
+  typeof value === "object" && value !== null &&
+  typeof (value as DurableObjectNamespace).idFromName === "function" &&
+  typeof (value as DurableObjectNamespace).get === "function"
+
+/** Resolves bindings by name from a Worker env. A `DurableObjectNamespace` cannot cross RPC, so the pool looks it up. */
+export const fromEnv = (env: object): ContainerDriverService => {
+  const resolved = new Map<string, Containers>()
+  return {
+    resolve: (binding) =>
+      Effect.suspend(() => {
+        const cached = resolved.get(binding)
+        if (cached !== undefined) return Effect.succeed(cached)
+        const value: unknown = (env as Record<string, unknown>)[binding]
+        if (value === undefined) {
+          return Effect.fail(
+            new InvalidContainerBinding({ binding, reason: "is not defined in the env of the Worker that hosts WarmPool" })
+          )
+        }
+        if (!isNamespace(value)) {
+          return Effect.fail(new InvalidContainerBinding({ binding, reason: "is not a Durable Object namespace" }))
+        }
+        const containers = containersOf(value)
+        resolved.set(binding, containers)
+        return Effect.succeed(containers)
+      })
+  }
+}
+
+export class ContainerDriver extends Context.Tag("cf-container-warm-pool/ContainerDriver")<
+  ContainerDriver,
+  ContainerDriverService
+>() {
+  static readonly make = fromEnv
+  static readonly layer = (env: object): Layer.Layer<ContainerDriver> => Layer.sync(ContainerDriver, () => fromEnv(env))
+}

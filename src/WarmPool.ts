@@ -1,0 +1,114 @@
+/**
+ * The `WarmPool` Durable Object. Users re-export it from their Worker. It runs one
+ * engine per instance, over its SQLite storage, its alarm and the container binding
+ * of its env. Any Worker holding the binding can call it, so it validates every argument.
+ */
+import { DurableObject } from "cloudflare:workers"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { decodeConfig, MAX_CONTAINERS } from "./Config.js"
+import { ContainerDriver } from "./ContainerDriver.js"
+import type { WarmPoolError } from "./Errors.js"
+import { InvalidArgument } from "./Errors.js"
+import { PoolAlarm } from "./PoolAlarm.js"
+import type { RpcResult } from "./Rpc.js"
+import { toRpcResult } from "./Rpc.js"
+import { validateSessionId } from "./SessionId.js"
+import type { PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
+import * as SqlitePoolStore from "./SqlitePoolStore.js"
+import type { TickReport, WarmPoolEngineService } from "./WarmPoolEngine.js"
+import { WarmPoolEngine } from "./WarmPoolEngine.js"
+
+const validateCount = (method: string, count: unknown): Effect.Effect<number | undefined, InvalidArgument> =>
+  count === undefined || (Number.isSafeInteger(count) && (count as number) >= 0 && (count as number) <= MAX_CONTAINERS)
+    ? Effect.succeed(count as number | undefined)
+    : Effect.fail(
+      new InvalidArgument({ method, argument: "count", reason: `must be an integer from 0 to ${MAX_CONTAINERS}` })
+    )
+
+const validateContainerName = (container: unknown): Effect.Effect<string, InvalidArgument> =>
+  typeof container === "string" && container.length > 0 && container.length <= 512
+    ? Effect.succeed(container)
+    : Effect.fail(
+      new InvalidArgument({
+        method: "containerStopped",
+        argument: "container",
+        reason: "must be a container name the pool generated"
+      })
+    )
+
+export class WarmPool extends DurableObject {
+  readonly #runtime: ManagedRuntime.ManagedRuntime<WarmPoolEngine, never>
+
+  constructor(ctx: DurableObjectState, env: object) {
+    super(ctx, env)
+    this.#runtime = ManagedRuntime.make(
+      WarmPoolEngine.layer.pipe(
+        Layer.provide(
+          Layer.mergeAll(SqlitePoolStore.layer(ctx.storage), ContainerDriver.layer(env), PoolAlarm.layer(ctx.storage))
+        )
+      )
+    )
+  }
+
+  #run<A>(program: (engine: WarmPoolEngineService) => Effect.Effect<A, WarmPoolError>): Promise<RpcResult<A>> {
+    return this.#runtime.runPromise(toRpcResult(Effect.flatMap(WarmPoolEngine, program)))
+  }
+
+  /** The name of the container leased to `sessionId`; the client turns it into a stub. */
+  getContainer(sessionId: unknown, options: unknown): Promise<RpcResult<string>> {
+    return this.#run((engine) =>
+      Effect.flatMap(
+        Effect.all([validateSessionId(sessionId), decodeConfig(options)]),
+        ([id, config]) => engine.getContainer(id, config)
+      )
+    )
+  }
+
+  releaseContainer(sessionId: unknown, options: unknown): Promise<RpcResult<ReleaseResult>> {
+    return this.#run((engine) =>
+      Effect.flatMap(
+        Effect.all([validateSessionId(sessionId), decodeConfig(options)]),
+        ([id, config]) => engine.release(id, config)
+      )
+    )
+  }
+
+  stats(options: unknown): Promise<RpcResult<PoolStats>> {
+    return this.#run((engine) => Effect.flatMap(decodeConfig(options), engine.stats))
+  }
+
+  warmup(count: unknown, options: unknown): Promise<RpcResult<WarmupResult>> {
+    return this.#run((engine) =>
+      Effect.flatMap(
+        Effect.all([validateCount("warmup", count), decodeConfig(options)]),
+        ([n, config]) => engine.warmup(n, config)
+      )
+    )
+  }
+
+  shutdown(options?: unknown): Promise<RpcResult<ShutdownResult>> {
+    return this.#run((engine) =>
+      Effect.flatMap(options === undefined ? Effect.succeed(undefined) : decodeConfig(options), engine.shutdown)
+    )
+  }
+
+  /** Called by a container's `onStop` (see `notifyContainerStopped`): drops its slot at once. */
+  containerStopped(container: unknown): Promise<RpcResult<boolean>> {
+    return this.#run((engine) => Effect.flatMap(validateContainerName(container), engine.containerStopped))
+  }
+
+  /** Resolves when background refills and stops have finished. For tests and graceful hand-offs. */
+  settled(): Promise<void> {
+    return this.#runtime.runPromise(Effect.flatMap(WarmPoolEngine, (engine) => engine.settled))
+  }
+
+  /** The health alarm: never throws, and always re-arms unless the pool is idle or shut down. */
+  override async alarm(): Promise<void> {
+    await this.tick()
+  }
+
+  /** Runs one alarm tick now and reports what it did. */
+  tick(): Promise<TickReport> {
+    return this.#runtime.runPromise(Effect.flatMap(WarmPoolEngine, (engine) => engine.tick))
+  }
+}

@@ -1,0 +1,518 @@
+/**
+ * The warm pool as Effect programs: assignment, release, warmup, shutdown and
+ * the alarm tick, over a `PoolStore`, a `ContainerDriver` and a `PoolAlarm`.
+ * The Durable Object runs one engine; tests run it on in-memory layers.
+ */
+import { Clock, Context, Duration, Effect, Either, Exit, FiberSet, Layer, Schedule } from "effect"
+import type { WarmPoolConfig } from "./Config.js"
+import { configKey, decodeConfig } from "./Config.js"
+import type { ContainerCallFailed, Containers } from "./ContainerDriver.js"
+import { ContainerDriver } from "./ContainerDriver.js"
+import type { InvalidContainerBinding } from "./Errors.js"
+import { ContainerStartFailed, PoolExhausted } from "./Errors.js"
+import { PoolAlarm } from "./PoolAlarm.js"
+import { PoolStore } from "./PoolStore.js"
+import * as SingleFlight from "./SingleFlight.js"
+import type { PoolStats, ReleaseResult, ShutdownResult, SlotCounts, SlotState, WarmupResult } from "./Slot.js"
+import {
+  capacityLeft,
+  isAlive,
+  isLeaseLive,
+  leaseDeadline,
+  refillNeeded,
+  releaseOutcome,
+  toStats,
+  totalContainers
+} from "./Slot.js"
+
+/** Bounds on the work one call or one alarm tick does. */
+export const limits = {
+  /** Container starts in parallel for refills and warmup. */
+  startConcurrency: 8,
+  /** Health checks and stops in parallel. */
+  callConcurrency: 16,
+  /** Slots health-checked, leases expired and orphans repaired per tick; a backlog re-arms the alarm at once. */
+  tickPage: 256,
+  /** Longest wait for a container's `getState()` during a health check. */
+  statusTimeoutMs: 10_000
+} as const
+
+/** What one alarm tick did. */
+export interface TickReport {
+  readonly expired: number
+  readonly dead: number
+  readonly adopted: number
+  readonly stopped: number
+  readonly refilled: number
+  /** Steps that failed; the alarm was re-armed regardless. */
+  readonly failures: ReadonlyArray<string>
+  /** When the alarm fires next, or null when the pool is idle. */
+  readonly nextAlarm: number | null
+}
+
+export interface WarmPoolEngineService {
+  /** The container name leased to `sessionId`, assigning one if needed. */
+  readonly getContainer: (
+    sessionId: string,
+    config: WarmPoolConfig
+  ) => Effect.Effect<string, PoolExhausted | ContainerStartFailed | InvalidContainerBinding>
+  readonly release: (
+    sessionId: string,
+    config: WarmPoolConfig
+  ) => Effect.Effect<ReleaseResult, InvalidContainerBinding>
+  readonly stats: (config: WarmPoolConfig) => Effect.Effect<PoolStats, InvalidContainerBinding>
+  /** Starts up to `count` more warm containers (default: up to `minContainers`), within the cap. */
+  readonly warmup: (
+    count: number | undefined,
+    config: WarmPoolConfig
+  ) => Effect.Effect<WarmupResult, ContainerStartFailed | InvalidContainerBinding>
+  readonly shutdown: (config: WarmPoolConfig | undefined) => Effect.Effect<ShutdownResult, InvalidContainerBinding>
+  /** One alarm tick: expire leases, repair orphans, health-check, refill, re-arm. */
+  readonly tick: Effect.Effect<TickReport>
+  /** A container reported that it stopped: drop its slot now rather than at the next health check. */
+  readonly containerStopped: (container: string) => Effect.Effect<boolean>
+  /** Waits until background refills and stops have finished. */
+  readonly settled: Effect.Effect<void>
+}
+
+export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPoolEngine")<
+  WarmPoolEngine,
+  WarmPoolEngineService
+>() {
+  static readonly make = Effect.gen(function*() {
+    const store = yield* PoolStore
+    const driver = yield* ContainerDriver
+    const alarm = yield* PoolAlarm
+    const background = yield* FiberSet.make<unknown, unknown>()
+    const startPermits = yield* Effect.makeSemaphore(limits.startConcurrency)
+    const flights = SingleFlight.make<string>()
+    // Containers this instance is starting or stopping right now; anything else in
+    // a transitional state was left by an earlier instance and is repaired by the tick.
+    const inFlight = new Set<string>()
+
+    let current: { readonly config: WarmPoolConfig; readonly key: string } | undefined
+    let alarmArmed: boolean | undefined
+    let dormant = false
+
+    const useConfig = (config: WarmPoolConfig) =>
+      Effect.suspend(() => {
+        const key = configKey(config)
+        if (current?.key === key) return driver.resolve(config.containerBinding)
+        return store.saveConfig(key).pipe(
+          Effect.tap(() => void (current = { config, key })),
+          Effect.zipRight(driver.resolve(config.containerBinding))
+        )
+      })
+
+    const storedConfig: Effect.Effect<WarmPoolConfig | undefined> = Effect.suspend(() => {
+      if (current !== undefined) return Effect.succeed(current.config)
+      return store.loadConfig.pipe(
+        Effect.flatMap((key) =>
+          key === undefined
+            ? Effect.succeed(undefined)
+            : Effect.try(() => JSON.parse(key) as unknown).pipe(
+              Effect.flatMap(decodeConfig),
+              Effect.map((config) => {
+                current = { config, key }
+                return config
+              }),
+              Effect.orElseSucceed(() => undefined)
+            )
+        )
+      )
+    })
+
+    /** Names a new container and marks it in flight inside the reserving step, so no tick sees an orphan. */
+    const newName = (config: WarmPoolConfig) => () => {
+      const container = `${config.name}-${crypto.randomUUID()}`
+      inFlight.add(container)
+      return container
+    }
+
+    const tracked = (container: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => inFlight.add(container)),
+        () => effect,
+        () => Effect.sync(() => inFlight.delete(container))
+      )
+
+    const runInBackground = <A, E>(effect: Effect.Effect<A, E>) => Effect.asVoid(FiberSet.run(background, effect))
+
+    // Starting
+
+    const retrySchedule = (config: WarmPoolConfig) =>
+      Schedule.exponential(Duration.millis(100)).pipe(
+        Schedule.union(Schedule.spaced(Duration.seconds(5))),
+        Schedule.jittered,
+        Schedule.intersect(Schedule.recurs(config.startRetries))
+      )
+
+    /** One start attempt; a failed, timed-out or interrupted attempt destroys what it began. */
+    const startAttempt = (containers: Containers, container: string, config: WarmPoolConfig) =>
+      containers.start(container, config.ports).pipe(
+        Effect.timeoutFail({
+          duration: Duration.millis(config.startupTimeout),
+          onTimeout: () => ({ reason: `not ready within startupTimeout (${config.startupTimeout} ms)` })
+        }),
+        Effect.tapError(() => store.recordStartFailure),
+        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.ignore(containers.destroy(container)))
+      )
+
+    /**
+     * Starts a container as a scoped resource and hands it over with `handOver`.
+     * Until the hand-over succeeds, any failure or interruption destroys the container.
+     */
+    const launch = (
+      containers: Containers,
+      container: string,
+      config: WarmPoolConfig,
+      handOver: Effect.Effect<boolean>
+    ): Effect.Effect<void, ContainerStartFailed> =>
+      Effect.scoped(Effect.gen(function*() {
+        // Attempts clean up after themselves; once one succeeded, the scope owns the container.
+        let started = false
+        yield* Effect.addFinalizer((exit) =>
+          Exit.isFailure(exit) && started ? Effect.ignore(containers.destroy(container)) : Effect.void
+        )
+        let attempts = 0
+        yield* Effect.suspend(() => {
+          attempts++
+          return startAttempt(containers, container, config)
+        }).pipe(
+          Effect.retry(retrySchedule(config)),
+          Effect.mapError((error: ContainerCallFailed | { readonly reason: string }) =>
+            new ContainerStartFailed({ attempts, reason: error.reason })
+          )
+        )
+        started = true
+        if (!(yield* handOver)) {
+          return yield* new ContainerStartFailed({
+            attempts,
+            reason: "the pool stopped tracking the container while it started (shutdown)"
+          })
+        }
+      })).pipe(
+        Effect.onExit((exit) => Exit.isFailure(exit) ? store.remove(container) : Effect.void),
+        tracked(container)
+      )
+
+    const now = Clock.currentTimeMillis
+
+    const warmOne = (containers: Containers, container: string, config: WarmPoolConfig) =>
+      launch(
+        containers,
+        container,
+        config,
+        Effect.flatMap(now, (t) => store.promote(container, t + config.healthCheckInterval))
+      ).pipe(startPermits.withPermits(1))
+
+    /** Reserves warming slots as `howMany` says, at once, so they count against the cap. */
+    const reserveWarming = (config: WarmPoolConfig, howMany: (counts: SlotCounts) => number) =>
+      store.reserve({ state: "warming", sessionId: null, howMany, newName: newName(config), checkDueAt: 0 })
+
+    /** Starts reserved slots, with bounded parallel starts. */
+    const warmAll = (containers: Containers, names: ReadonlyArray<string>, config: WarmPoolConfig) =>
+      Effect.forEach(names, (name) => Effect.either(warmOne(containers, name, config)), { concurrency: "unbounded" })
+
+    const warm = (containers: Containers, config: WarmPoolConfig, howMany: (counts: SlotCounts) => number) =>
+      Effect.flatMap(reserveWarming(config, howMany), (names) => warmAll(containers, names, config))
+
+    const refill = (containers: Containers, config: WarmPoolConfig) =>
+      warm(containers, config, (counts) => refillNeeded(counts, config))
+
+    /** Reserves the refills now, in the caller's step, and starts them in the background. */
+    const refillInBackground = (containers: Containers, config: WarmPoolConfig) =>
+      Effect.flatMap(
+        reserveWarming(config, (counts) => refillNeeded(counts, config)),
+        (names) => names.length === 0 ? Effect.void : runInBackground(warmAll(containers, names, config))
+      )
+
+    // Stopping
+
+    const stopTracked = (containers: Containers, container: string) =>
+      Effect.ignore(containers.destroy(container)).pipe(
+        Effect.zipRight(store.remove(container)),
+        tracked(container)
+      )
+
+    /** Takes a container out of service for good: its slot goes stopping, then away. */
+    const retire = (containers: Containers, container: string) =>
+      store.markStopping(container).pipe(Effect.zipRight(stopTracked(containers, container)))
+
+    // Alarm
+
+    const arm = (at: number) => Effect.zipRight(alarm.set(at), Effect.sync(() => void (alarmArmed = true)))
+    const disarm = Effect.zipRight(alarm.clear, Effect.sync(() => void (alarmArmed = false)))
+
+    /** The first use of an idle pool arms the alarm and (unless told not to) starts warming toward `minContainers`. */
+    const activate = (containers: Containers, config: WarmPoolConfig, options: { readonly refill: boolean }) =>
+      Effect.gen(function*() {
+        dormant = false
+        if (alarmArmed === undefined) alarmArmed = (yield* alarm.get) !== null
+        if (alarmArmed) return
+        yield* arm((yield* now) + config.healthCheckInterval)
+        if (options.refill) yield* refillInBackground(containers, config)
+      })
+
+    const exhausted = (counts: SlotCounts, config: WarmPoolConfig) =>
+      new PoolExhausted({
+        warm: counts.warm,
+        warming: counts.warming + counts.starting,
+        acquired: counts.acquired,
+        stopping: counts.stopping,
+        maxContainers: config.maxContainers
+      })
+
+    // Operations
+
+    const assign = (containers: Containers, sessionId: string, config: WarmPoolConfig) =>
+      Effect.gen(function*() {
+        const at = yield* now
+        const existing = yield* store.lease(sessionId)
+        if (existing !== undefined && isLeaseLive(existing, at)) return existing.container
+
+        const warmContainer = yield* store.assignWarm(sessionId, leaseDeadline(at, config))
+        if (warmContainer !== undefined) {
+          yield* refillInBackground(containers, config)
+          return warmContainer
+        }
+
+        const [container] = yield* store.reserve({
+          state: "starting",
+          sessionId,
+          howMany: (counts) => (capacityLeft(counts, config) > 0 ? 1 : 0),
+          newName: newName(config),
+          checkDueAt: at + config.healthCheckInterval
+        })
+        if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
+        yield* launch(
+          containers,
+          container,
+          config,
+          Effect.flatMap(now, (t) => store.bind(container, sessionId, leaseDeadline(t, config)))
+        )
+        yield* refillInBackground(containers, config)
+        return container
+      })
+
+    const getContainer = (sessionId: string, config: WarmPoolConfig) =>
+      Effect.gen(function*() {
+        const containers = yield* useConfig(config)
+        const at = yield* now
+        const lease = yield* store.lease(sessionId)
+        if (lease !== undefined) {
+          if (isLeaseLive(lease, at)) {
+            yield* store.renewLease(sessionId, leaseDeadline(at, config))
+            return lease.container
+          }
+          // Expired: its holder may still use it, so it is recycled, never handed on.
+          yield* store.markStopping(lease.container)
+          yield* runInBackground(stopTracked(containers, lease.container))
+        }
+        const container = yield* flights.run(sessionId, assign(containers, sessionId, config))
+        // After the assignment, so pre-warming never takes the capacity this request needs.
+        yield* activate(containers, config, { refill: true })
+        return container
+      })
+
+    const release = (sessionId: string, config: WarmPoolConfig) =>
+      Effect.gen(function*() {
+        const containers = yield* useConfig(config)
+        const at = yield* now
+        const released = yield* store.release(
+          sessionId,
+          (counts, lease) => releaseOutcome(counts, lease, at, config),
+          at + config.healthCheckInterval
+        )
+        if (released === undefined) return { released: false, outcome: "unknown-session" } as const
+        if (released.outcome === "stopped") yield* stopTracked(containers, released.container)
+        return { released: true, outcome: released.outcome }
+      })
+
+    const stats = (config: WarmPoolConfig) =>
+      Effect.gen(function*() {
+        const containers = yield* useConfig(config)
+        yield* activate(containers, config, { refill: true })
+        return toStats(yield* store.counts, yield* store.startFailures, config)
+      })
+
+    const warmup = (count: number | undefined, config: WarmPoolConfig) =>
+      Effect.gen(function*() {
+        const containers = yield* useConfig(config)
+        yield* activate(containers, config, { refill: false })
+        const results = yield* warm(
+          containers,
+          config,
+          (counts) => Math.min(count ?? refillNeeded(counts, config), capacityLeft(counts, config))
+        )
+        const failure = results.find(Either.isLeft)
+        if (failure !== undefined) {
+          const failed = results.filter(Either.isLeft).length
+          return yield* new ContainerStartFailed({
+            attempts: failure.left.attempts,
+            reason: `${failed} of ${results.length} warmup starts failed; first: ${failure.left.reason}`
+          })
+        }
+        return { started: results.length, warm: (yield* store.counts).warm }
+      })
+
+    const shutdown = (config: WarmPoolConfig | undefined) =>
+      Effect.gen(function*() {
+        const known = config ?? (yield* storedConfig)
+        dormant = true
+        yield* disarm
+        if (known === undefined) return { stopped: 0 }
+        const containers = yield* useConfig(known)
+        const names = yield* store.markAllStopping
+        // Interrupting background starts runs their finalizers, which destroy what they began.
+        yield* FiberSet.clear(background)
+        yield* Effect.forEach(names, (name) => stopTracked(containers, name), {
+          concurrency: limits.callConcurrency,
+          discard: true
+        })
+        return { stopped: names.length }
+      })
+
+    // The alarm tick
+
+    const isDead = (containers: Containers, container: string) =>
+      containers.status(container).pipe(
+        Effect.timeout(Duration.millis(limits.statusTimeoutMs)),
+        Effect.map((status) => !isAlive(status)),
+        Effect.orElseSucceed(() => true)
+      )
+
+    const expireStep = (containers: Containers, at: number) =>
+      Effect.gen(function*() {
+        const expired = yield* store.expireLeases(at, limits.tickPage)
+        yield* Effect.forEach(expired, (name) => stopTracked(containers, name), {
+          concurrency: limits.callConcurrency,
+          discard: true
+        })
+        return expired.length
+      })
+
+    const orphans = (state: SlotState) =>
+      Effect.map(
+        store.inState(state, limits.tickPage),
+        (slots) => slots.filter((slot) => !inFlight.has(slot.container))
+      )
+
+    /** Slots left mid-start or mid-stop by an earlier instance: adopt what runs, stop the rest. */
+    const repairStep = (containers: Containers, config: WarmPoolConfig, at: number) =>
+      Effect.gen(function*() {
+        const starting = [...(yield* orphans("warming")), ...(yield* orphans("starting"))]
+        const adopted = yield* Effect.forEach(starting, (slot) =>
+          Effect.if(isDead(containers, slot.container), {
+            onTrue: () => Effect.as(retire(containers, slot.container), false),
+            onFalse: () => store.promote(slot.container, at + config.healthCheckInterval)
+          }), { concurrency: limits.callConcurrency })
+        const stopping = yield* orphans("stopping")
+        yield* Effect.forEach(stopping, (slot) => stopTracked(containers, slot.container), {
+          concurrency: limits.callConcurrency,
+          discard: true
+        })
+        return { adopted: adopted.filter(Boolean).length, stopped: starting.length - adopted.filter(Boolean).length + stopping.length }
+      })
+
+    const healthStep = (containers: Containers, config: WarmPoolConfig, at: number) =>
+      Effect.gen(function*() {
+        const due = yield* store.dueForCheck(at, limits.tickPage)
+        const dead = yield* Effect.forEach(due, (slot) =>
+          Effect.if(isDead(containers, slot.container), {
+            onTrue: () => Effect.as(retire(containers, slot.container), true),
+            onFalse: () =>
+              Effect.as(
+                Effect.zipRight(
+                  slot.state === "warm" ? Effect.ignore(containers.keepAlive(slot.container)) : Effect.void,
+                  store.scheduleCheck(slot.container, at + config.healthCheckInterval)
+                ),
+                false
+              )
+          }), { concurrency: limits.callConcurrency })
+        return { dead: dead.filter(Boolean).length, backlog: due.length === limits.tickPage }
+      })
+
+    const tick: Effect.Effect<TickReport> = Effect.gen(function*() {
+      const config = yield* storedConfig
+      if (config === undefined) {
+        yield* disarm
+        return { expired: 0, dead: 0, adopted: 0, stopped: 0, refilled: 0, failures: [], nextAlarm: null }
+      }
+      const failures: Array<string> = []
+      let backlog = false
+      const step = <A>(name: string, effect: Effect.Effect<A, unknown>, fallback: A) =>
+        effect.pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.sync(() => {
+              failures.push(name)
+              return fallback
+            }).pipe(Effect.tap(() => Effect.logWarning(`warm pool alarm: ${name} failed`, cause)))
+          )
+        )
+
+      const rearm = Effect.gen(function*() {
+        const counts = yield* store.counts
+        const idle = totalContainers(counts) === 0 && counts.sessions === 0 && config.minContainers === 0
+        if (dormant || idle) {
+          yield* disarm
+          return null
+        }
+        // A failed step or a backlog retries soon rather than a whole interval later.
+        const delay = backlog ? 0 : failures.length > 0 ? Math.min(config.healthCheckInterval, 5_000) : config.healthCheckInterval
+        const at = (yield* now) + delay
+        yield* arm(at)
+        return at
+      }).pipe(Effect.catchAllCause(() => Effect.as(Effect.flatMap(now, (t) => arm(t + 5_000)), null)))
+
+      const work = Effect.gen(function*() {
+        const containers = yield* driver.resolve(config.containerBinding)
+        const at = yield* now
+        const expired = yield* step("lease expiry", expireStep(containers, at), 0)
+        if (expired === limits.tickPage) backlog = true
+        const repaired = yield* step("orphan repair", repairStep(containers, config, at), { adopted: 0, stopped: 0 })
+        const health = yield* step("health check", healthStep(containers, config, at), { dead: 0, backlog: false })
+        if (health.backlog) backlog = true
+        const refilled = yield* step(
+          "refill",
+          Effect.map(refill(containers, config), (results) => results.filter(Either.isRight).length),
+          0
+        )
+        return { expired, dead: health.dead, adopted: repaired.adopted, stopped: repaired.stopped, refilled }
+      })
+      const done = yield* step("container binding", work, { expired: 0, dead: 0, adopted: 0, stopped: 0, refilled: 0 })
+      const nextAlarm = yield* rearm
+      return { ...done, failures, nextAlarm }
+    })
+
+    const containerStopped = (container: string) =>
+      Effect.gen(function*() {
+        const config = yield* storedConfig
+        if (config === undefined || inFlight.has(container)) return false
+        const slot = yield* store.slot(container)
+        if (slot === undefined || slot.state !== "warm" && slot.state !== "acquired") return false
+        const containers = yield* Effect.orElseSucceed(driver.resolve(config.containerBinding), () => undefined)
+        yield* store.markStopping(container)
+        if (containers === undefined) yield* store.remove(container)
+        else yield* runInBackground(stopTracked(containers, container))
+        if (containers !== undefined && !dormant) yield* refillInBackground(containers, config)
+        return true
+      })
+
+    return WarmPoolEngine.of({
+      getContainer,
+      release,
+      stats,
+      warmup,
+      shutdown,
+      tick,
+      containerStopped,
+      settled: FiberSet.awaitEmpty(background)
+    })
+  })
+
+  static readonly layer: Layer.Layer<WarmPoolEngine, never, PoolStore | ContainerDriver | PoolAlarm> = Layer.scoped(
+    WarmPoolEngine,
+    WarmPoolEngine.make
+  )
+}

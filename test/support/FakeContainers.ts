@@ -1,0 +1,106 @@
+/**
+ * An in-memory container driver for unit tests. Starts take `startDelay` on the
+ * (test) clock, can be told to fail or hang, and containers can be killed.
+ */
+import { Context, Duration, Effect, Layer } from "effect"
+import { ContainerCallFailed, ContainerDriver, type Containers } from "../../src/ContainerDriver.js"
+import { InvalidContainerBinding } from "../../src/Errors.js"
+import type { WarmPoolConfig } from "../../src/Config.js"
+import { defaults } from "../../src/Config.js"
+import { makeMemoryAlarm, PoolAlarm } from "../../src/PoolAlarm.js"
+import { makeMemoryStore, PoolStore } from "../../src/PoolStore.js"
+import { WarmPoolEngine } from "../../src/WarmPoolEngine.js"
+
+export type FakeStatus = "healthy" | "stopped" | "stopped_with_code"
+
+export interface FakeContainers {
+  readonly containers: Containers
+  /** Status of every container ever started (or asked about). */
+  readonly status: Map<string, FakeStatus>
+  readonly behaviour: {
+    startDelay: Duration.Duration
+    /** How many of the next start attempts fail. */
+    failNextStarts: number
+    /** Start attempts never finish. */
+    hangStarts: boolean
+    /** `getState()` fails. */
+    statusFails: boolean
+  }
+  readonly calls: { starts: number; destroys: number; keepAlives: number; statusChecks: number }
+  /** Containers currently running. */
+  readonly running: () => ReadonlyArray<string>
+  readonly kill: (container: string) => void
+}
+
+export const makeFakeContainers = (): FakeContainers => {
+  const status = new Map<string, FakeStatus>()
+  const behaviour = {
+    startDelay: Duration.zero,
+    failNextStarts: 0,
+    hangStarts: false,
+    statusFails: false
+  }
+  const calls = { starts: 0, destroys: 0, keepAlives: 0, statusChecks: 0 }
+  const fail = (container: string, operation: string, reason: string) =>
+    Effect.fail(new ContainerCallFailed({ container, operation, reason }))
+
+  const containers: Containers = {
+    start: (container) =>
+      Effect.gen(function*() {
+        calls.starts++
+        if (behaviour.failNextStarts > 0) {
+          behaviour.failNextStarts--
+          return yield* fail(container, "start", "injected start failure")
+        }
+        if (behaviour.hangStarts) return yield* Effect.never
+        yield* Effect.sleep(behaviour.startDelay)
+        status.set(container, "healthy")
+      }),
+    status: (container) =>
+      Effect.suspend(() => {
+        calls.statusChecks++
+        if (behaviour.statusFails) return fail(container, "getState", "injected status failure")
+        return Effect.succeed(status.get(container) ?? "stopped")
+      }),
+    keepAlive: () => Effect.sync(() => void calls.keepAlives++),
+    destroy: (container) =>
+      Effect.sync(() => {
+        calls.destroys++
+        if (status.get(container) === "healthy") status.set(container, "stopped")
+      })
+  }
+  return {
+    containers,
+    status,
+    behaviour,
+    calls,
+    running: () => [...status].filter(([, s]) => s === "healthy").map(([name]) => name),
+    kill: (container) => void status.set(container, "stopped_with_code")
+  }
+}
+
+/** A driver that knows one binding, `CONTAINER`. */
+export const fakeDriver = (fake: FakeContainers) =>
+  Layer.succeed(ContainerDriver, {
+    resolve: (binding) =>
+      binding === "CONTAINER"
+        ? Effect.succeed(fake.containers)
+        : Effect.fail(new InvalidContainerBinding({ binding, reason: "is not defined in the env of the Worker that hosts WarmPool" }))
+  })
+
+export const config = (overrides: Partial<WarmPoolConfig> = {}): WarmPoolConfig => ({ ...defaults, ...overrides })
+
+/** An engine on in-memory layers, with handles on its fakes. */
+export const makeHarness = Effect.gen(function*() {
+  const fake = makeFakeContainers()
+  const store = makeMemoryStore()
+  const alarm = makeMemoryAlarm()
+  const context = yield* Layer.build(
+    WarmPoolEngine.layer.pipe(
+      Layer.provide(
+        Layer.mergeAll(Layer.succeed(PoolStore, store), fakeDriver(fake), Layer.succeed(PoolAlarm, alarm))
+      )
+    )
+  )
+  return { engine: Context.get(context, WarmPoolEngine), fake, store, alarm }
+})

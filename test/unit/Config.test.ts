@@ -1,0 +1,71 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import { decodeConfig, defaults, MAX_CONTAINERS, MAX_DURATION_MS } from "../../src/Config.js"
+import { InvalidConfig } from "../../src/Errors.js"
+
+const rejects = (options: unknown) => Effect.runSync(Effect.either(decodeConfig(options)))
+
+describe("Config", () => {
+  it("has the README's defaults", () => {
+    expect(defaults).toEqual({
+      minContainers: 1,
+      maxContainers: 10,
+      acquireTimeout: 300_000,
+      healthCheckInterval: 30_000,
+      ports: [],
+      startupTimeout: 30_000,
+      startRetries: 2,
+      name: "default",
+      containerBinding: "CONTAINER"
+    })
+  })
+
+  it.effect("fills in defaults and keeps given values", () =>
+    Effect.gen(function*() {
+      const config = yield* decodeConfig({ minContainers: 3, ports: [8080, 9090] })
+      expect(config).toEqual({ ...defaults, minContainers: 3, ports: [8080, 9090] })
+      expect(yield* decodeConfig(undefined)).toEqual(defaults)
+    }))
+
+  it("accepts Cloudflare-sized pools", () => {
+    const result = rejects({ minContainers: 2_000, maxContainers: 5_000 })
+    expect(Either.isRight(result)).toBe(true)
+  })
+
+  const bad: ReadonlyArray<[string, unknown, string, RegExp]> = [
+    ["negative", { minContainers: -1 }, "minContainers", /integer from 0/],
+    ["non-integer", { maxContainers: 2.5 }, "maxContainers", /integer from 1/],
+    ["NaN", { acquireTimeout: NaN }, "acquireTimeout", /got NaN/],
+    ["Infinity", { healthCheckInterval: Infinity }, "healthCheckInterval", /got Infinity/],
+    ["a string", { minContainers: "2" }, "minContainers", /got "2"/],
+    ["zero max", { maxContainers: 0 }, "maxContainers", /integer from 1/],
+    ["zero timeout", { startupTimeout: 0 }, "startupTimeout", /integer from 1/],
+    ["negative timeout", { acquireTimeout: -5 }, "acquireTimeout", /integer from 1/],
+    ["timer overflow", { acquireTimeout: MAX_DURATION_MS + 1 }, "acquireTimeout", /integer from 1 to 2147483647/],
+    ["too many containers", { maxContainers: MAX_CONTAINERS + 1 }, "maxContainers", /integer from 1 to 100000/],
+    ["min above max", { minContainers: 5, maxContainers: 2 }, "minContainers", /must not exceed maxContainers/],
+    ["port 0", { ports: [0] }, "ports", /integer from 1 to 65535/],
+    ["port too big", { ports: [70_000] }, "ports", /integer from 1 to 65535/],
+    ["duplicate ports", { ports: [80, 80] }, "ports", /distinct/],
+    ["ports not an array", { ports: 8080 }, "ports", /array of ports/],
+    ["unknown key", { minContainer: 2 }, "minContainer", /not a known option/],
+    ["empty name", { name: "" }, "name", /1 to 256/],
+    ["binding not an identifier", { containerBinding: "my binding" }, "containerBinding", /binding name/],
+    ["a long string is not echoed", { name: "x".repeat(10_000) }, "name", /a long string/],
+    ["not an object", "config", "config", /must be an object/],
+    ["null", null, "config", /must be an object/]
+  ]
+
+  for (const [label, options, field, reason] of bad) {
+    it(`rejects ${label} with InvalidConfig naming ${field}`, () => {
+      const result = rejects(options)
+      expect(Either.isLeft(result)).toBe(true)
+      const error = Either.getLeft(result).pipe((o) => (o._tag === "Some" ? o.value : undefined))
+      expect(error).toBeInstanceOf(InvalidConfig)
+      expect(error).toBeInstanceOf(Error)
+      expect(error?.field).toBe(field)
+      expect(error?.message).toMatch(reason)
+      expect(error?.message).toContain(field)
+    })
+  }
+})

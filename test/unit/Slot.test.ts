@@ -1,0 +1,71 @@
+import { describe, expect, it } from "@effect/vitest"
+import { defaults } from "../../src/Config.js"
+import {
+  capacityLeft,
+  emptyCounts,
+  isAlive,
+  isLeaseLive,
+  leaseDeadline,
+  refillNeeded,
+  releaseOutcome,
+  toStats,
+  totalContainers
+} from "../../src/Slot.js"
+
+const counts = (overrides: Partial<typeof emptyCounts>) => ({ ...emptyCounts, ...overrides })
+const lease = (expiresAt: number) => ({ sessionId: "s", container: "c", expiresAt })
+
+describe("Slot", () => {
+  it("counts every held container, stopping ones too, against the cap", () => {
+    const c = counts({ warming: 1, starting: 2, warm: 3, acquired: 4, stopping: 5 })
+    expect(totalContainers(c)).toBe(15)
+    expect(capacityLeft(c, { maxContainers: 20 })).toBe(5)
+    expect(capacityLeft(c, { maxContainers: 10 })).toBe(0)
+  })
+
+  it("refills the warm set up to minContainers, within the cap", () => {
+    expect(refillNeeded(counts({}), { minContainers: 3, maxContainers: 10 })).toBe(3)
+    expect(refillNeeded(counts({ warm: 1, warming: 1 }), { minContainers: 3, maxContainers: 10 })).toBe(1)
+    expect(refillNeeded(counts({ acquired: 9 }), { minContainers: 3, maxContainers: 10 })).toBe(1)
+    expect(refillNeeded(counts({ warm: 5 }), { minContainers: 3, maxContainers: 10 })).toBe(0)
+    // Session cold starts are not part of the warm set.
+    expect(refillNeeded(counts({ starting: 2 }), { minContainers: 2, maxContainers: 10 })).toBe(2)
+  })
+
+  it("returns a released container to a short warm set, and stops it otherwise", () => {
+    const live = lease(2_000)
+    expect(releaseOutcome(counts({ warm: 0 }), live, 1_000, { minContainers: 1 })).toBe("warm")
+    expect(releaseOutcome(counts({ warm: 1 }), live, 1_000, { minContainers: 1 })).toBe("stopped")
+    expect(releaseOutcome(counts({ warming: 1 }), live, 1_000, { minContainers: 1 })).toBe("stopped")
+    expect(releaseOutcome(counts({}), live, 1_000, { minContainers: 0 })).toBe("stopped")
+  })
+
+  it("always stops the container of an expired lease", () => {
+    expect(releaseOutcome(counts({}), lease(1_000), 1_000, { minContainers: 5 })).toBe("stopped")
+  })
+
+  it("slides leases by acquireTimeout and expires them at the deadline", () => {
+    expect(leaseDeadline(1_000, { acquireTimeout: 500 })).toBe(1_500)
+    expect(isLeaseLive(lease(1_500), 1_499)).toBe(true)
+    expect(isLeaseLive(lease(1_500), 1_500)).toBe(false)
+  })
+
+  it("treats only running containers as alive", () => {
+    expect(["running", "healthy"].every(isAlive)).toBe(true)
+    expect(["stopping", "stopped", "stopped_with_code", "weird"].some(isAlive)).toBe(false)
+  })
+
+  it("reports the README's stats fields", () => {
+    const stats = toStats(counts({ warming: 1, starting: 1, warm: 2, acquired: 3, stopping: 1, sessions: 3 }), 4, defaults)
+    expect(stats).toEqual({
+      warm: 2,
+      acquired: 3,
+      warming: 2,
+      total: 8,
+      config: defaults,
+      stopping: 1,
+      sessions: 3,
+      startFailures: 4
+    })
+  })
+})
