@@ -1,5 +1,9 @@
 import { defineWorkersProject } from "@cloudflare/vitest-pool-workers/config"
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
+
+// Tests import the package by its public name, as users do.
+const alias = { "cf-container-warm-pool": fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
 
 export default defineConfig({
   test: {
@@ -12,6 +16,7 @@ export default defineConfig({
         }
       },
       defineWorkersProject({
+        resolve: { alias },
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],

@@ -29,8 +29,10 @@ apt_install() { # apt-get update only if the plain install fails (e.g. empty pac
 if ! docker info >/dev/null 2>&1; then
   command -v dockerd >/dev/null || apt_install docker.io
   if [[ ! -S /var/run/docker.sock ]] || ! docker info >/dev/null 2>&1; then
+    # --userland-proxy=false: with docker-proxy, readiness probes to a just-started
+    # container's published port sometimes hung for PING_TIMEOUT (5 s) under workerd.
     log "starting dockerd (log: /tmp/dockerd.log)"
-    $SUDO bash -c 'nohup dockerd >/tmp/dockerd.log 2>&1 &'
+    $SUDO bash -c 'setsid dockerd --userland-proxy=false </dev/null >/tmp/dockerd.log 2>&1 &'
   fi
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { log "dockerd did not come up; see /tmp/dockerd.log"; exit 1; }

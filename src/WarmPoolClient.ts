@@ -14,10 +14,9 @@ import { validateSessionId } from "./SessionId.js"
 import type { PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
 
 /** A stub of the user's container Durable Object. */
-export type ContainerStub<C = undefined> = C extends Rpc.DurableObjectBranded | undefined ? DurableObjectStub<C>
-  : DurableObjectStub
+export type ContainerStub<C extends Rpc.DurableObjectBranded | undefined = undefined> = DurableObjectStub<C>
 
-export interface WarmPoolClientService<C = undefined> {
+export interface WarmPoolClientService<C extends Rpc.DurableObjectBranded | undefined = undefined> {
   readonly config: WarmPoolConfig
   /** The container leased to `sessionId`; each call slides the lease's expiry. */
   readonly getContainer: (sessionId: string) => Effect.Effect<ContainerStub<C>, WarmPoolError>
@@ -52,15 +51,15 @@ const validateCount = (count: number | undefined): Effect.Effect<number | undefi
  * Builds a client. `poolNamespace` is the `WarmPool` binding; `containerNamespace` is the
  * binding of the user's `Container` class, the same one the pool reaches as `config.containerBinding`.
  */
-export const make = <C = undefined>(
+export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>(
   poolNamespace: DurableObjectNamespace<any>,
-  containerNamespace: DurableObjectNamespace<any>,
+  containerNamespace: DurableObjectNamespace<C>,
   options?: WarmPoolOptions
 ): Effect.Effect<WarmPoolClientService<C>, InvalidConfig> =>
   Effect.map(decodeConfig(options), (config) => {
     // Stubs are made per call: a stub is tied to the request that created it.
     const pools = poolNamespace as DurableObjectNamespace
-    const containers = containerNamespace as DurableObjectNamespace
+    const containers = containerNamespace as unknown as DurableObjectNamespace
     const pool = () => pools.get(pools.idFromName(config.name)) as unknown as WarmPoolRpc
     const call = <A>(method: string, body: (pool: WarmPoolRpc) => Promise<unknown>) =>
       Effect.tryPromise({
@@ -68,7 +67,7 @@ export const make = <C = undefined>(
         catch: (cause) => new PoolUnavailable({ reason: `${method} failed: ${reasonOf(cause)}` })
       }).pipe(Effect.flatMap((result) => fromRpcResult<A>(result)))
     const stubOf = (container: string) =>
-      containers.get(containers.idFromName(container)) as ContainerStub<C>
+      containers.get(containers.idFromName(container)) as unknown as ContainerStub<C>
 
     const getContainer = (sessionId: string) =>
       validateSessionId(sessionId).pipe(

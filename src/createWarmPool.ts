@@ -9,7 +9,7 @@ import type { PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./S
 import type { ContainerStub, WarmPoolClientService } from "./WarmPoolClient.js"
 import { make } from "./WarmPoolClient.js"
 
-export interface WarmPoolHandle<C = undefined> {
+export interface WarmPoolHandle<C extends Rpc.DurableObjectBranded | undefined = undefined> {
   getContainer(sessionId: string): Promise<ContainerStub<C>>
   releaseContainer(sessionId: string): Promise<ReleaseResult>
   stats(): Promise<PoolStats>
@@ -29,9 +29,9 @@ const run = <A>(effect: Effect.Effect<A, unknown>): Promise<A> =>
  * Creates a handle on a warm pool. Throws `InvalidConfig` at once when the options are bad.
  * Cheap enough to call per request.
  */
-export const createWarmPool = <C = undefined>(
+export const createWarmPool = <C extends Rpc.DurableObjectBranded | undefined = undefined>(
   poolNamespace: DurableObjectNamespace<any>,
-  containerNamespace: DurableObjectNamespace<C extends Rpc.DurableObjectBranded | undefined ? C : any>,
+  containerNamespace: DurableObjectNamespace<C>,
   options?: WarmPoolOptions
 ): WarmPoolHandle<C> => {
   const client: WarmPoolClientService<C> = unwrap(

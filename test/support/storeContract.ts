@@ -19,7 +19,11 @@ export const recount = async (store: PoolStoreService): Promise<SlotCounts> => {
   return counts as unknown as SlotCounts
 }
 
-export const storeContract = (label: string, makeStore: () => Promise<PoolStoreService>) => {
+/** `withStore` runs a test body against a fresh store, inside whatever context the store needs. */
+export const storeContract = (
+  label: string,
+  withStore: (body: (store: PoolStoreService) => Promise<void>) => Promise<void>
+) => {
   describe(`PoolStore contract: ${label}`, () => {
     const reserve = (store: PoolStoreService, state: "warming" | "starting", n: number, sessionId: string | null = null) =>
       run(store.reserve({ state, sessionId, howMany: () => n, newName: names(), checkDueAt: 0 }))
@@ -28,143 +32,143 @@ export const storeContract = (label: string, makeStore: () => Promise<PoolStoreS
       expect(await run(store.counts)).toEqual(await recount(store))
     }
 
-    it("reserves, promotes and assigns warm slots, keeping counts", async () => {
-      const store = await makeStore()
-      const [a, b] = await reserve(store, "warming", 2)
-      expect(await run(store.counts)).toMatchObject({ warming: 2, warm: 0 })
-      expect(await run(store.promote(a!, 100))).toBe(true)
-      expect(await run(store.promote(a!, 100))).toBe(false)
-      expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 1 })
-      expect(await run(store.assignWarm("s1", 500))).toBe(a)
-      expect(await run(store.assignWarm("s2", 500))).toBeUndefined()
-      expect(await run(store.lease("s1"))).toEqual({ sessionId: "s1", container: a, expiresAt: 500 })
-      expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 0, acquired: 1, sessions: 1 })
-      expect(b).toBeDefined()
-      await expectCountsConsistent(store)
-    })
-
-    it("does not assign a second container to a session that holds one", async () => {
-      const store = await makeStore()
-      const [a, b] = await reserve(store, "warming", 2)
-      await run(store.promote(a!, 0))
-      await run(store.promote(b!, 0))
-      expect(await run(store.assignWarm("s", 1))).toBeDefined()
-      expect(await run(store.assignWarm("s", 1))).toBeUndefined()
-      expect(await run(store.counts)).toMatchObject({ warm: 1, acquired: 1, sessions: 1 })
-    })
-
-    it("decides reservations against the counts it holds", async () => {
-      const store = await makeStore()
-      await reserve(store, "warming", 3)
-      const seen: Array<SlotCounts> = []
-      const got = await run(store.reserve({
-        state: "starting",
-        sessionId: "s",
-        howMany: (counts) => (seen.push(counts), 10 - counts.warming),
-        newName: names(),
-        checkDueAt: 0
+    it("reserves, promotes and assigns warm slots, keeping counts", () =>
+      withStore(async (store) => {
+        const [a, b] = await reserve(store, "warming", 2)
+        expect(await run(store.counts)).toMatchObject({ warming: 2, warm: 0 })
+        expect(await run(store.promote(a!, 100))).toBe(true)
+        expect(await run(store.promote(a!, 100))).toBe(false)
+        expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 1 })
+        expect(await run(store.assignWarm("s1", 500))).toBe(a)
+        expect(await run(store.assignWarm("s2", 500))).toBeUndefined()
+        expect(await run(store.lease("s1"))).toEqual({ sessionId: "s1", container: a, expiresAt: 500 })
+        expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 0, acquired: 1, sessions: 1 })
+        expect(b).toBeDefined()
+        await expectCountsConsistent(store)
       }))
-      expect(seen[0]).toMatchObject({ warming: 3 })
-      expect(got).toHaveLength(7)
-      await expectCountsConsistent(store)
-    })
 
-    it("binds a started slot to its session, once", async () => {
-      const store = await makeStore()
-      const [a] = await reserve(store, "starting", 1, "s")
-      expect(await run(store.bind(a!, "s", 99))).toBe(true)
-      expect(await run(store.bind(a!, "s", 99))).toBe(false)
-      expect(await run(store.lease("s"))).toMatchObject({ container: a, expiresAt: 99 })
-      await run(store.renewLease("s", 200))
-      expect((await run(store.lease("s")))?.expiresAt).toBe(200)
-      await expectCountsConsistent(store)
-    })
+    it("does not assign a second container to a session that holds one", () =>
+      withStore(async (store) => {
+        const [a, b] = await reserve(store, "warming", 2)
+        await run(store.promote(a!, 0))
+        await run(store.promote(b!, 0))
+        expect(await run(store.assignWarm("s", 1))).toBeDefined()
+        expect(await run(store.assignWarm("s", 1))).toBeUndefined()
+        expect(await run(store.counts)).toMatchObject({ warm: 1, acquired: 1, sessions: 1 })
+      }))
 
-    it("releases to warm or to stopping as the decision says, and ignores unknown ids", async () => {
-      const store = await makeStore()
-      const [a, b] = await reserve(store, "starting", 2, null)
-      await run(store.bind(a!, "s1", 10))
-      await run(store.bind(b!, "s2", 10))
-      expect(await run(store.release("nobody", () => "warm", 0))).toBeUndefined()
-      expect(await run(store.release("s1", () => "warm", 5))).toEqual({ container: a, outcome: "warm" })
-      expect(await run(store.release("s2", () => "stopped", 5))).toEqual({ container: b, outcome: "stopped" })
-      expect(await run(store.counts)).toMatchObject({ warm: 1, stopping: 1, acquired: 0, sessions: 0 })
-      expect(await run(store.lease("s1"))).toBeUndefined()
-      await run(store.remove(b!))
-      expect(await run(store.slot(b!))).toBeUndefined()
-      await expectCountsConsistent(store)
-    })
+    it("decides reservations against the counts it holds", () =>
+      withStore(async (store) => {
+        await reserve(store, "warming", 3)
+        const seen: Array<SlotCounts> = []
+        const got = await run(store.reserve({
+          state: "starting",
+          sessionId: "s",
+          howMany: (counts) => (seen.push(counts), 10 - counts.warming),
+          newName: names(),
+          checkDueAt: 0
+        }))
+        expect(seen[0]).toMatchObject({ warming: 3 })
+        expect(got).toHaveLength(7)
+        await expectCountsConsistent(store)
+      }))
 
-    it("passes the lease and the counts to the release decision", async () => {
-      const store = await makeStore()
-      const [a] = await reserve(store, "starting", 1)
-      await run(store.bind(a!, "s", 42))
-      let seen: unknown
-      await run(store.release("s", (counts, lease) => ((seen = { counts, lease }), "stopped"), 0))
-      expect(seen).toMatchObject({ counts: { acquired: 1 }, lease: { sessionId: "s", container: a, expiresAt: 42 } })
-    })
+    it("binds a started slot to its session, once", () =>
+      withStore(async (store) => {
+        const [a] = await reserve(store, "starting", 1, "s")
+        expect(await run(store.bind(a!, "s", 99))).toBe(true)
+        expect(await run(store.bind(a!, "s", 99))).toBe(false)
+        expect(await run(store.lease("s"))).toMatchObject({ container: a, expiresAt: 99 })
+        await run(store.renewLease("s", 200))
+        expect((await run(store.lease("s")))?.expiresAt).toBe(200)
+        await expectCountsConsistent(store)
+      }))
 
-    it("expires leases by deadline, in pages", async () => {
-      const store = await makeStore()
-      const started = await reserve(store, "starting", 3)
-      for (const [i, name] of started.entries()) await run(store.bind(name, `s${i}`, 100 + i))
-      expect(await run(store.expireLeases(99, 10))).toEqual([])
-      expect(await run(store.expireLeases(101, 1))).toEqual([started[0]])
-      expect(await run(store.expireLeases(200, 10))).toEqual([started[1], started[2]])
-      expect(await run(store.counts)).toMatchObject({ stopping: 3, acquired: 0, sessions: 0 })
-      await expectCountsConsistent(store)
-    })
+    it("releases to warm or to stopping as the decision says, and ignores unknown ids", () =>
+      withStore(async (store) => {
+        const [a, b] = await reserve(store, "starting", 2, null)
+        await run(store.bind(a!, "s1", 10))
+        await run(store.bind(b!, "s2", 10))
+        expect(await run(store.release("nobody", () => "warm", 0))).toBeUndefined()
+        expect(await run(store.release("s1", () => "warm", 5))).toEqual({ container: a, outcome: "warm" })
+        expect(await run(store.release("s2", () => "stopped", 5))).toEqual({ container: b, outcome: "stopped" })
+        expect(await run(store.counts)).toMatchObject({ warm: 1, stopping: 1, acquired: 0, sessions: 0 })
+        expect(await run(store.lease("s1"))).toBeUndefined()
+        await run(store.remove(b!))
+        expect(await run(store.slot(b!))).toBeUndefined()
+        await expectCountsConsistent(store)
+      }))
 
-    it("lists due health checks oldest first, warm and acquired only", async () => {
-      const store = await makeStore()
-      const [a, b, c] = await reserve(store, "warming", 3)
-      await run(store.promote(a!, 300))
-      await run(store.promote(b!, 100))
-      expect((await run(store.dueForCheck(1_000, 10))).map((s) => s.container)).toEqual([b, a])
-      expect((await run(store.dueForCheck(200, 10))).map((s) => s.container)).toEqual([b])
-      await run(store.scheduleCheck(b!, 5_000))
-      expect((await run(store.dueForCheck(1_000, 10))).map((s) => s.container)).toEqual([a])
-      expect((await run(store.inState("warming", 10))).map((s) => s.container)).toEqual([c])
-    })
+    it("passes the lease and the counts to the release decision", () =>
+      withStore(async (store) => {
+        const [a] = await reserve(store, "starting", 1)
+        await run(store.bind(a!, "s", 42))
+        let seen: unknown
+        await run(store.release("s", (counts, lease) => ((seen = { counts, lease }), "stopped"), 0))
+        expect(seen).toMatchObject({ counts: { acquired: 1 }, lease: { sessionId: "s", container: a, expiresAt: 42 } })
+      }))
 
-    it("stops everything at once", async () => {
-      const store = await makeStore()
-      const [a, b] = await reserve(store, "starting", 2)
-      await run(store.bind(a!, "s", 10))
-      const all = await run(store.markAllStopping)
-      expect([...all].sort()).toEqual([a, b].sort())
-      expect(await run(store.counts)).toMatchObject({ stopping: 2, starting: 0, acquired: 0, sessions: 0 })
-      expect(await run(store.lease("s"))).toBeUndefined()
-      await expectCountsConsistent(store)
-    })
+    it("expires leases by deadline, in pages", () =>
+      withStore(async (store) => {
+        const started = await reserve(store, "starting", 3)
+        for (const [i, name] of started.entries()) await run(store.bind(name, `s${i}`, 100 + i))
+        expect(await run(store.expireLeases(99, 10))).toEqual([])
+        expect(await run(store.expireLeases(101, 1))).toEqual([started[0]])
+        expect(await run(store.expireLeases(200, 10))).toEqual([started[1], started[2]])
+        expect(await run(store.counts)).toMatchObject({ stopping: 3, acquired: 0, sessions: 0 })
+        await expectCountsConsistent(store)
+      }))
 
-    it("marks one slot stopping and ends its lease", async () => {
-      const store = await makeStore()
-      const [a] = await reserve(store, "starting", 1)
-      await run(store.bind(a!, "s", 10))
-      expect(await run(store.markStopping(a!))).toMatchObject({ container: a, state: "acquired", sessionId: "s" })
-      expect(await run(store.lease("s"))).toBeUndefined()
-      expect(await run(store.markStopping("missing"))).toBeUndefined()
-      await expectCountsConsistent(store)
-    })
+    it("lists due health checks oldest first, warm and acquired only", () =>
+      withStore(async (store) => {
+        const [a, b, c] = await reserve(store, "warming", 3)
+        await run(store.promote(a!, 300))
+        await run(store.promote(b!, 100))
+        expect((await run(store.dueForCheck(1_000, 10))).map((s) => s.container)).toEqual([b, a])
+        expect((await run(store.dueForCheck(200, 10))).map((s) => s.container)).toEqual([b])
+        await run(store.scheduleCheck(b!, 5_000))
+        expect((await run(store.dueForCheck(1_000, 10))).map((s) => s.container)).toEqual([a])
+        expect((await run(store.inState("warming", 10))).map((s) => s.container)).toEqual([c])
+      }))
 
-    it("keeps config and start failures", async () => {
-      const store = await makeStore()
-      expect(await run(store.loadConfig)).toBeUndefined()
-      await run(store.saveConfig("{\"a\":1}"))
-      expect(await run(store.loadConfig)).toBe("{\"a\":1}")
-      await run(store.recordStartFailure)
-      await run(store.recordStartFailure)
-      expect(await run(store.startFailures)).toBe(2)
-    })
+    it("stops everything at once", () =>
+      withStore(async (store) => {
+        const [a, b] = await reserve(store, "starting", 2)
+        await run(store.bind(a!, "s", 10))
+        const all = await run(store.markAllStopping)
+        expect([...all].sort()).toEqual([a, b].sort())
+        expect(await run(store.counts)).toMatchObject({ stopping: 2, starting: 0, acquired: 0, sessions: 0 })
+        expect(await run(store.lease("s"))).toBeUndefined()
+        await expectCountsConsistent(store)
+      }))
 
-    it("stores ids with SQL metacharacters and unicode as data", async () => {
-      const store = await makeStore()
-      const ids = ["'; DELETE FROM wp_slots; --", "\" OR 1=1", "日本語🙂", "%_\\"]
-      const started = await reserve(store, "starting", ids.length)
-      for (const [i, id] of ids.entries()) expect(await run(store.bind(started[i]!, id, 10))).toBe(true)
-      for (const [i, id] of ids.entries()) expect((await run(store.lease(id)))?.container).toBe(started[i])
-      expect(await run(store.counts)).toMatchObject({ acquired: ids.length, sessions: ids.length })
-    })
+    it("marks one slot stopping and ends its lease", () =>
+      withStore(async (store) => {
+        const [a] = await reserve(store, "starting", 1)
+        await run(store.bind(a!, "s", 10))
+        expect(await run(store.markStopping(a!))).toMatchObject({ container: a, state: "acquired", sessionId: "s" })
+        expect(await run(store.lease("s"))).toBeUndefined()
+        expect(await run(store.markStopping("missing"))).toBeUndefined()
+        await expectCountsConsistent(store)
+      }))
+
+    it("keeps config and start failures", () =>
+      withStore(async (store) => {
+        expect(await run(store.loadConfig)).toBeUndefined()
+        await run(store.saveConfig("{\"a\":1}"))
+        expect(await run(store.loadConfig)).toBe("{\"a\":1}")
+        await run(store.recordStartFailure)
+        await run(store.recordStartFailure)
+        expect(await run(store.startFailures)).toBe(2)
+      }))
+
+    it("stores ids with SQL metacharacters and unicode as data", () =>
+      withStore(async (store) => {
+        const ids = ["'; DELETE FROM wp_slots; --", "\" OR 1=1", "日本語🙂", "%_\\"]
+        const started = await reserve(store, "starting", ids.length)
+        for (const [i, id] of ids.entries()) expect(await run(store.bind(started[i]!, id, 10))).toBe(true)
+        for (const [i, id] of ids.entries()) expect((await run(store.lease(id)))?.container).toBe(started[i])
+        expect(await run(store.counts)).toMatchObject({ acquired: ids.length, sessions: ids.length })
+      }))
   })
 }

@@ -1,4 +1,4 @@
 import { makeMemoryStore } from "../../src/PoolStore.js"
 import { storeContract } from "../support/storeContract.js"
 
-storeContract("in-memory", async () => makeMemoryStore())
+storeContract("in-memory", (body) => body(makeMemoryStore()))

@@ -1,0 +1,10 @@
+import type { WarmPool } from "../../src/WarmPool.js"
+import type { StandInContainer } from "./StandInContainer.js"
+
+declare module "cloudflare:test" {
+  interface ProvidedEnv {
+    WARM_POOL: DurableObjectNamespace<WarmPool>
+    CONTAINER: DurableObjectNamespace<StandInContainer>
+    PLAIN_VALUE: string
+  }
+}
