@@ -1,9 +1,54 @@
 import { defineWorkersProject } from "@cloudflare/vitest-pool-workers/config"
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
+import { dockerReachable, dockerWitness, IMAGE } from "./test/e2e/docker.js"
 
 // Tests import the package by its public name, as users do.
 const alias = { "cf-container-warm-pool": fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
+
+// The end-to-end suite needs a Docker engine. Without one it is reported as skipped,
+// unless REQUIRE_DOCKER=1 (as in CI), which makes a missing engine an error.
+const withDocker = dockerReachable()
+if (!withDocker && process.env.REQUIRE_DOCKER === "1") {
+  throw new Error("REQUIRE_DOCKER=1 but no Docker engine answers `docker info`: run scripts/dev-setup.sh first")
+}
+
+const e2e = withDocker
+  ? defineWorkersProject({
+    resolve: { alias },
+    test: {
+      name: "e2e",
+      include: ["test/e2e/**/*.e2e.test.ts"],
+      globalSetup: ["./test/e2e/global-setup.ts"],
+      testTimeout: 90_000,
+      hookTimeout: 90_000,
+      poolOptions: {
+        workers: {
+          main: "./example/src/index.ts",
+          singleWorker: true,
+          isolatedStorage: false,
+          miniflare: {
+            compatibilityDate: "2026-03-01",
+            compatibilityFlags: ["nodejs_compat"],
+            durableObjects: {
+              WARM_POOL: { className: "WarmPool", useSQLite: true },
+              CONTAINER: { className: "SessionContainer", useSQLite: true, container: { imageName: IMAGE } }
+            },
+            bindings: { POOL_MIN_CONTAINERS: "1", POOL_MAX_CONTAINERS: "3" },
+            serviceBindings: { DOCKER: dockerWitness },
+            containerEngine: {
+              localDocker: {
+                socketPath: "unix:///var/run/docker.sock",
+                // Only outbound interception would run it; any local image will do.
+                containerEgressInterceptorImage: process.env.MINIFLARE_CONTAINER_EGRESS_IMAGE ?? "busybox:1.36"
+              }
+            }
+          }
+        }
+      }
+    }
+  })
+  : { test: { name: "e2e", include: ["test/e2e/docker-unavailable.test.ts"], environment: "node" } }
 
 export default defineConfig({
   test: {
@@ -38,7 +83,8 @@ export default defineConfig({
             }
           }
         }
-      })
+      }),
+      e2e
     ]
   }
 })

@@ -1,0 +1,107 @@
+// `npm run bench:e2e`: time to first byte through the example Worker, against real containers.
+// Starts `wrangler dev` (after scripts/dev-setup.sh), then measures from Node over loopback:
+//   - a new session served from the warm set,
+//   - a new session that needs a cold start,
+//   - a request on an existing session,
+// and prints medians, p95s and the cold/warm ratio.
+import { spawn } from "node:child_process"
+import { cpus } from "node:os"
+
+const port = Number(process.env.PORT ?? 8799)
+const base = `http://127.0.0.1:${port}`
+const samples = { warm: Number(process.env.WARM_SAMPLES ?? 15), cold: Number(process.env.COLD_SAMPLES ?? 10), sticky: 50 }
+
+const dev = spawn("bash", [new URL("./dev.sh", import.meta.url).pathname], {
+  env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false" },
+  stdio: ["ignore", "pipe", "pipe"],
+  detached: true
+})
+let devLog = ""
+dev.stdout.on("data", (chunk) => (devLog += chunk))
+dev.stderr.on("data", (chunk) => (devLog += chunk))
+const stop = () => {
+  try {
+    process.kill(-dev.pid, "SIGINT")
+  } catch {}
+}
+process.on("exit", stop)
+
+const ttfb = async (path, init) => {
+  const start = performance.now()
+  const response = await fetch(`${base}${path}`, init)
+  const elapsed = performance.now() - start
+  const body = await response.text()
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${body}`)
+  return { ms: elapsed, body: JSON.parse(body), headers: response.headers }
+}
+const post = (path) => ttfb(path, { method: "POST" })
+const stats = async () => (await ttfb("/stats")).body
+
+const until = async (what, check, tries = 300) => {
+  for (let i = 0; i < tries; i++) {
+    try {
+      if (await check()) return
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`timed out waiting for ${what}\n${devLog.slice(-2000)}`)
+}
+
+const quantile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+const median = (values) => quantile(values, 0.5)
+
+try {
+  await until("wrangler dev", async () => (await fetch(`${base}/stats`)).ok)
+  let serial = 0
+  const newId = (kind) => `${kind}-${Date.now()}-${++serial}`
+
+  // A first request compiles the Worker's route: keep it out of the samples.
+  await ttfb(`/session/bench-warmup/`)
+  await post(`/session/bench-warmup/release`)
+
+  // Warm: wait for a full warm set, take one container, release it, repeat.
+  const warm = []
+  for (let i = 0; i < samples.warm; i++) {
+    await until("a full warm set", async () => {
+      const s = await stats()
+      return s.warm >= s.config.minContainers && s.warming === 0
+    })
+    const id = newId("warm")
+    warm.push((await ttfb(`/session/${id}/`)).ms)
+    await post(`/session/${id}/release`)
+  }
+
+  // Cold: after a shutdown nothing is warm, so the next new session starts its container.
+  const cold = []
+  for (let i = 0; i < samples.cold; i++) {
+    await post("/shutdown")
+    const id = newId("cold")
+    cold.push((await ttfb(`/session/${id}/`)).ms)
+    await post(`/session/${id}/release`)
+  }
+
+  // Sticky: one session, many requests.
+  const stickyId = newId("sticky")
+  await ttfb(`/session/${stickyId}/`)
+  const sticky = []
+  for (let i = 0; i < samples.sticky; i++) sticky.push((await ttfb(`/session/${stickyId}/`)).ms)
+  await post("/shutdown")
+
+  const row = (name, values) =>
+    `| ${name} | ${values.length} | ${median(values).toFixed(1)} | ${quantile(values, 0.95).toFixed(1)} |`
+  console.log(`\nTime to first byte through the example Worker (wrangler dev, real containers)`)
+  console.log(`${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, ${cpus()[0]?.model ?? "unknown CPU"}, node ${process.version}\n`)
+  console.log("| request | samples | median ms | p95 ms |")
+  console.log("| --- | --- | --- | --- |")
+  console.log(row("new session, served warm", warm))
+  if (process.env.BENCH_VERBOSE) console.log({ warm, cold })
+  console.log(row("new session, cold start", cold))
+  console.log(row("existing session (sticky)", sticky))
+  console.log(`\ncold / warm median ratio: ${(median(cold) / median(warm)).toFixed(1)}x`)
+  console.log(`warm / sticky median ratio: ${(median(warm) / median(sticky)).toFixed(1)}x`)
+} finally {
+  stop()
+}

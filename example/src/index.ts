@@ -1,0 +1,131 @@
+/**
+ * The example Worker: a warm pool of busybox containers, routed by session id.
+ *
+ *   GET  /session/:id/*          forward to the session's container (timing in x-pool-ms / x-container-ms)
+ *   POST /session/:id/release    release the session's container
+ *   GET  /stats                  pool stats
+ *   POST /warmup?count=N         start N more warm containers
+ *   POST /shutdown               stop every container
+ *   GET  /effect/session/:id/*   the Effect way: borrow a container for one request with a scoped acquire
+ */
+import { Container } from "@cloudflare/containers"
+import { createWarmPool, WarmPool, WarmPoolClient } from "cf-container-warm-pool"
+import { Effect } from "effect"
+
+export { WarmPool }
+// A Container adopting an already running container needs ContainerProxy among the Worker's exports.
+export { ContainerProxy } from "@cloudflare/containers"
+
+export class SessionContainer extends Container {
+  defaultPort = 8080
+  sleepAfter = "10m"
+
+  // A container that dies is the pool's business (its health check replaces it):
+  // log it rather than rethrow, which would surface as an unhandled rejection.
+  override onError(error: unknown): void {
+    console.warn("container error:", error instanceof Error ? error.message : error)
+  }
+}
+
+export interface Env {
+  WARM_POOL: DurableObjectNamespace<WarmPool>
+  CONTAINER: DurableObjectNamespace<SessionContainer>
+  POOL_MIN_CONTAINERS?: string
+  POOL_MAX_CONTAINERS?: string
+}
+
+const poolOptions = (env: Env) => ({
+  name: "example",
+  minContainers: Number(env.POOL_MIN_CONTAINERS ?? 2),
+  maxContainers: Number(env.POOL_MAX_CONTAINERS ?? 5)
+})
+
+const statusOf: Record<string, number> = {
+  InvalidSessionId: 400,
+  InvalidArgument: 400,
+  InvalidConfig: 500,
+  PoolExhausted: 503,
+  ContainerStartFailed: 502,
+  InvalidContainerBinding: 500,
+  PoolUnavailable: 503
+}
+
+/** Typed pool errors become JSON with a fitting status; anything else is a 500. */
+const errorResponse = (error: unknown): Response => {
+  const tag = typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : "InternalError"
+  const message = error instanceof Error ? error.message : String(error)
+  return Response.json({ error: tag, message }, { status: statusOf[tag] ?? 500 })
+}
+
+/** Forwards the request to `container`, rewriting the path to what follows `/session/:id`. */
+const forward = async (container: { fetch: (request: Request) => Promise<Response> }, request: Request, path: string) => {
+  const url = new URL(request.url)
+  url.pathname = path || "/"
+  return container.fetch(new Request(url, request))
+}
+
+const timed = async <A>(body: () => Promise<A>): Promise<[A, number]> => {
+  const start = performance.now()
+  const value = await body()
+  return [value, performance.now() - start]
+}
+
+const withTimings = (response: Response, poolMs: number, containerMs: number): Response => {
+  const headers = new Headers(response.headers)
+  headers.set("x-pool-ms", poolMs.toFixed(1))
+  headers.set("x-container-ms", containerMs.toFixed(1))
+  headers.set("server-timing", `pool;dur=${poolMs.toFixed(1)}, container;dur=${containerMs.toFixed(1)}`)
+  return new Response(response.body, { status: response.status, headers })
+}
+
+const sessionRoute = /^\/session\/([^/]+)(\/.*)?$/
+const effectSessionRoute = /^\/effect\/session\/([^/]+)(\/.*)?$/
+
+/** The Effect way: the client comes from a Layer, and the lease lives exactly as long as the scope. */
+const borrowForOneRequest = (sessionId: string, request: Request, path: string) =>
+  Effect.gen(function*() {
+    const pool = yield* WarmPoolClient
+    return yield* Effect.scoped(
+      Effect.gen(function*() {
+        const container = yield* pool.acquire(sessionId)
+        return yield* Effect.promise(() => forward(container, request, path))
+      })
+    )
+  })
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url)
+    try {
+      const pool = createWarmPool(env.WARM_POOL, env.CONTAINER, poolOptions(env))
+      const session = sessionRoute.exec(url.pathname)
+      if (session !== null) {
+        const sessionId = decodeURIComponent(session[1]!)
+        const rest = session[2] ?? "/"
+        if (rest === "/release" && request.method === "POST") {
+          return Response.json(await pool.releaseContainer(sessionId))
+        }
+        if (request.method !== "GET") return new Response("method not allowed", { status: 405 })
+        const [container, poolMs] = await timed(() => pool.getContainer(sessionId))
+        const [response, containerMs] = await timed(() => forward(container, request, rest))
+        return withTimings(response, poolMs, containerMs)
+      }
+      const effectSession = effectSessionRoute.exec(url.pathname)
+      if (effectSession !== null && request.method === "GET") {
+        const program = borrowForOneRequest(decodeURIComponent(effectSession[1]!), request, effectSession[2] ?? "/")
+        const layer = WarmPoolClient.layer(env.WARM_POOL, env.CONTAINER, poolOptions(env))
+        const result = await Effect.runPromise(Effect.either(Effect.provide(program, layer)))
+        return result._tag === "Right" ? result.right : errorResponse(result.left)
+      }
+      if (url.pathname === "/stats" && request.method === "GET") return Response.json(await pool.stats())
+      if (url.pathname === "/warmup" && request.method === "POST") {
+        const count = url.searchParams.get("count")
+        return Response.json(await pool.warmup(count === null ? undefined : Number(count)))
+      }
+      if (url.pathname === "/shutdown" && request.method === "POST") return Response.json(await pool.shutdown())
+      return new Response("not found", { status: 404 })
+    } catch (error) {
+      return errorResponse(error)
+    }
+  }
+} satisfies ExportedHandler<Env>
