@@ -6,6 +6,11 @@ import { dockerReachable, dockerWitness, IMAGE } from "./test/e2e/docker.js"
 // Tests import the package by its public name, as users do.
 const alias = { "cf-container-warm-pool": fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
 
+// Both workerd projects: one Worker whose Durable Objects share the test isolate, with storage kept
+// across tests (each test uses its own pool name instead).
+const workerd = { singleWorker: true, isolatedStorage: false } as const
+const runtime = { compatibilityDate: "2026-03-01", compatibilityFlags: ["nodejs_compat"] }
+
 // The end-to-end suite needs a Docker engine. Without one it is reported as skipped,
 // unless REQUIRE_DOCKER=1 (as in CI), which makes a missing engine an error.
 const withDocker = dockerReachable()
@@ -24,12 +29,10 @@ const e2e = withDocker
       hookTimeout: 90_000,
       poolOptions: {
         workers: {
+          ...workerd,
           main: "./example/src/index.ts",
-          singleWorker: true,
-          isolatedStorage: false,
           miniflare: {
-            compatibilityDate: "2026-03-01",
-            compatibilityFlags: ["nodejs_compat"],
+            ...runtime,
             durableObjects: {
               WARM_POOL: { className: "WarmPool", useSQLite: true },
               CONTAINER: { className: "SessionContainer", useSQLite: true, container: { imageName: IMAGE } }
@@ -67,12 +70,10 @@ export default defineConfig({
           include: ["test/workers/**/*.test.ts"],
           poolOptions: {
             workers: {
+              ...workerd,
               main: "./test/workers/worker.ts",
-              singleWorker: true,
-              isolatedStorage: false,
               miniflare: {
-                compatibilityDate: "2026-03-01",
-                compatibilityFlags: ["nodejs_compat"],
+                ...runtime,
                 durableObjects: {
                   WARM_POOL: { className: "WarmPool", useSQLite: true },
                   CONTAINER: { className: "StandInContainer", useSQLite: true },
