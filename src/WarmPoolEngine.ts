@@ -15,6 +15,7 @@ import { PoolStore } from "./PoolStore.js"
 import * as SingleFlight from "./SingleFlight.js"
 import type { PoolStats, ReleaseResult, ShutdownResult, SlotCounts, SlotState, WarmupResult } from "./Slot.js"
 import {
+  cachedUntil,
   capacityLeft,
   isAlive,
   isLeaseLive,
@@ -51,11 +52,16 @@ export interface TickReport {
 }
 
 export interface WarmPoolEngineService {
-  /** The container name leased to `sessionId`, assigning one if needed. */
+  /**
+   * The container name leased to `sessionId`, assigning one if needed. The lease records the
+   * sticky cache granted to the caller (`cacheGrantMs(config)`).
+   */
   readonly getContainer: (
     sessionId: string,
     config: WarmPoolConfig
   ) => Effect.Effect<string, PoolExhausted | ContainerStartFailed | InvalidContainerBinding>
+  /** Slides a live lease, as `getContainer` does, but never assigns: undefined when the id holds no live lease. */
+  readonly renew: (sessionId: string, config: WarmPoolConfig) => Effect.Effect<string | undefined, InvalidContainerBinding>
   readonly release: (
     sessionId: string,
     config: WarmPoolConfig
@@ -198,6 +204,12 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
 
     const now = Clock.currentTimeMillis
 
+    /** A lease's deadlines after a use at `at`; they also record any cache granted to the caller. */
+    const termsAt = (at: number, config: WarmPoolConfig) => ({
+      expiresAt: leaseDeadline(at, config),
+      cachedUntil: cachedUntil(at, config)
+    })
+
     const warmOne = (containers: Containers, container: string, config: WarmPoolConfig) =>
       launch(
         containers,
@@ -271,7 +283,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         const existing = yield* store.lease(sessionId)
         if (existing !== undefined && isLeaseLive(existing, at)) return existing.container
 
-        const warmContainer = yield* store.assignWarm(sessionId, leaseDeadline(at, config))
+        const warmContainer = yield* store.assignWarm(sessionId, termsAt(at, config))
         if (warmContainer !== undefined) {
           yield* refillInBackground(containers, config)
           return warmContainer
@@ -289,7 +301,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
           containers,
           container,
           config,
-          Effect.flatMap(now, (t) => store.bind(container, sessionId, leaseDeadline(t, config)))
+          Effect.flatMap(now, (t) => store.bind(container, sessionId, termsAt(t, config)))
         )
         yield* refillInBackground(containers, config)
         return container
@@ -302,7 +314,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         const lease = yield* store.lease(sessionId)
         if (lease !== undefined) {
           if (isLeaseLive(lease, at)) {
-            yield* store.renewLease(sessionId, leaseDeadline(at, config))
+            yield* store.renewLease(sessionId, termsAt(at, config))
             return lease.container
           }
           // Expired: its holder may still use it, so it is recycled, never handed on.
@@ -313,6 +325,16 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         // After the assignment, so pre-warming never takes the capacity this request needs.
         yield* activate(containers, config, { refill: true })
         return container
+      })
+
+    const renew = (sessionId: string, config: WarmPoolConfig) =>
+      Effect.gen(function*() {
+        yield* useConfig(config)
+        const at = yield* now
+        const lease = yield* store.lease(sessionId)
+        if (lease === undefined || !isLeaseLive(lease, at)) return undefined
+        yield* store.renewLease(sessionId, termsAt(at, config))
+        return lease.container
       })
 
     const release = (sessionId: string, config: WarmPoolConfig) =>
@@ -501,6 +523,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
 
     return WarmPoolEngine.of({
       getContainer,
+      renew,
       release,
       stats,
       warmup,

@@ -16,7 +16,8 @@ describe("Config", () => {
       startupTimeout: 30_000,
       startRetries: 2,
       name: "default",
-      containerBinding: "CONTAINER"
+      containerBinding: "CONTAINER",
+      stickyCacheSize: 10_000
     })
   })
 
@@ -42,7 +43,9 @@ describe("Config", () => {
     ["zero timeout", { startupTimeout: 0 }, "startupTimeout", /integer from 1/],
     ["negative timeout", { acquireTimeout: -5 }, "acquireTimeout", /integer from 1/],
     ["timer overflow", { acquireTimeout: MAX_DURATION_MS + 1 }, "acquireTimeout", /integer from 1 to 2147483647/],
-    ["too many containers", { maxContainers: MAX_CONTAINERS + 1 }, "maxContainers", /integer from 1 to 100000/],
+    ["too many containers", { maxContainers: MAX_CONTAINERS + 1 }, "maxContainers", /integer from 1 to 1000000/],
+    ["negative cache size", { stickyCacheSize: -1 }, "stickyCacheSize", /integer from 0 to 1000000/],
+    ["fractional cache size", { stickyCacheSize: 0.5 }, "stickyCacheSize", /integer from 0/],
     ["min above max", { minContainers: 5, maxContainers: 2 }, "minContainers", /must not exceed maxContainers/],
     ["port 0", { ports: [0] }, "ports", /integer from 1 to 65535/],
     ["port too big", { ports: [70_000] }, "ports", /integer from 1 to 65535/],
