@@ -25,6 +25,17 @@ export interface CacheEntry {
   renewing: boolean
 }
 
+/** What a cache did since it was made: to measure hit rates end to end. */
+export interface StickyCacheStats {
+  readonly size: number
+  /** Calls served from the cache, with no pool round trip. */
+  readonly hits: number
+  /** Calls that asked the pool: no entry, or a lapsed one. */
+  readonly misses: number
+  /** Background lease renewals started. */
+  readonly renewals: number
+}
+
 /** A bounded LRU map of session ids to entries. */
 export interface StickyCache {
   /** A live entry, made most recently used; a lapsed one is dropped. */
@@ -35,11 +46,15 @@ export interface StickyCache {
   readonly set: (sessionId: string, entry: CacheEntry, capacity: number) => void
   readonly delete: (sessionId: string) => void
   readonly size: () => number
+  /** Counts a call served from the cache (`hit`), sent to the pool (`miss`), or a renewal started. */
+  readonly record: (event: "hit" | "miss" | "renewal") => void
+  readonly stats: () => StickyCacheStats
 }
 
 export const make = (): StickyCache => {
   // A Map iterates in insertion order: re-inserting on use keeps the least recent first.
   const entries = new Map<string, CacheEntry>()
+  const counted = { hit: 0, miss: 0, renewal: 0 }
   return {
     get: (sessionId, now) => {
       const entry = entries.get(sessionId)
@@ -61,7 +76,9 @@ export const make = (): StickyCache => {
       }
     },
     delete: (sessionId) => void entries.delete(sessionId),
-    size: () => entries.size
+    size: () => entries.size,
+    record: (event) => void counted[event]++,
+    stats: () => ({ size: entries.size, hits: counted.hit, misses: counted.miss, renewals: counted.renewal })
   }
 }
 

@@ -125,9 +125,11 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
         if (cacheSize === 0) return undefined
         const at = yield* Clock.currentTimeMillis
         const entry = cache.get(id, at)
+        cache.record(entry === undefined ? "miss" : "hit")
         if (entry === undefined) return undefined
         if (at >= entry.renewAfter && !entry.renewing) {
           entry.renewing = true
+          cache.record("renewal")
           yield* inBackground(renewal(id, entry))
         }
         return entry.container

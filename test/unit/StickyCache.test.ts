@@ -32,6 +32,16 @@ describe("StickyCache", () => {
     expect(cache.peek("b")).toBeUndefined()
   })
 
+  it("counts hits, misses and renewals for end-to-end measurement", () => {
+    const cache = StickyCache.make()
+    cache.set("a", entry("1"), 5)
+    cache.record("hit")
+    cache.record("hit")
+    cache.record("miss")
+    cache.record("renewal")
+    expect(cache.stats()).toEqual({ size: 1, hits: 2, misses: 1, renewals: 1 })
+  })
+
   it("keeps one cache per pool namespace and name", () => {
     const namespace = {}
     expect(StickyCache.ofIsolate(namespace, "p")).toBe(StickyCache.ofIsolate(namespace, "p"))

@@ -16,9 +16,9 @@ let serial = 0
 const poolFor = (options: WarmPoolOptions) => {
   const config = { name: `sticky-${++serial}-${crypto.randomUUID()}`, ...options }
   const stub = env.WARM_POOL.get(env.WARM_POOL.idFromName(config.name))
-  const isolate = (overrides: WarmPoolOptions = {}) => {
+  const isolate = (overrides: WarmPoolOptions = {}, cache = StickyCache.make()) => {
     const rpc = countingNamespace(env.WARM_POOL)
-    const pool = createWarmPool(rpc.namespace, env.CONTAINER, { ...config, ...overrides }, StickyCache.make())
+    const pool = createWarmPool(rpc.namespace, env.CONTAINER, { ...config, ...overrides }, cache)
     return { pool, rpc }
   }
   const lease = (sessionId: string) =>
@@ -34,13 +34,15 @@ const poolFor = (options: WarmPoolOptions) => {
 describe("sticky cache", () => {
   it("serves a sticky getContainer with no pool round trip", async () => {
     const { isolate, lease } = poolFor({ minContainers: 0 })
-    const { pool, rpc } = isolate()
+    const cache = StickyCache.make()
+    const { pool, rpc } = isolate({}, cache)
     const first = await pool.getContainer("a")
     expect(rpc.count()).toBe(1)
     for (let i = 0; i < 20; i++) expect((await pool.getContainer("a")).id.toString()).toBe(first.id.toString())
     expect(rpc.count()).toBe(1)
     expect((await first.fetch("http://c/")).status).toBe(200)
     expect((await lease("a"))?.cached_until).toBeGreaterThan(Date.now())
+    expect(cache.stats()).toEqual({ size: 1, hits: 20, misses: 1, renewals: 0 })
   })
 
   it("a release through another isolate never lets this isolate's cache reach another id's container", async () => {
