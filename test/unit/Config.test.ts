@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { decodeConfig, defaults, MAX_CONTAINERS, MAX_DURATION_MS } from "../../src/Config.js"
+import { configKey, decodeConfig, defaults, MAX_CONTAINERS, MAX_DURATION_MS } from "../../src/Config.js"
 import { InvalidConfig } from "../../src/Errors.js"
 
 const rejects = (options: unknown) => Effect.runSync(Effect.either(decodeConfig(options)))
@@ -27,6 +27,12 @@ describe("Config", () => {
       expect(config).toEqual({ ...defaults, minContainers: 3, ports: [8080, 9090] })
       expect(yield* decodeConfig(undefined)).toEqual(defaults)
     }))
+
+  it("keys the pool's stored config without the client-only stickyCacheSize", () => {
+    expect(configKey({ ...defaults, stickyCacheSize: 0 })).toBe(configKey(defaults))
+    expect(configKey({ ...defaults, minContainers: 2 })).not.toBe(configKey(defaults))
+    expect(configKey(defaults)).not.toContain("stickyCacheSize")
+  })
 
   it("accepts Cloudflare-sized pools", () => {
     const result = rejects({ minContainers: 2_000, maxContainers: 5_000 })
