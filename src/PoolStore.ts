@@ -35,7 +35,8 @@ export interface PoolStoreService {
   readonly startFailures: Effect.Effect<number>
   readonly recordStartFailure: Effect.Effect<void>
   readonly lease: (sessionId: string) => Effect.Effect<Lease | undefined>
-  readonly renewLease: (sessionId: string, terms: LeaseTerms) => Effect.Effect<void>
+  /** Slides the session's lease if it still holds `container`; false when it does not. */
+  readonly renewLease: (sessionId: string, container: string, terms: LeaseTerms) => Effect.Effect<boolean>
   /** Hands a warm slot to the session and creates its lease. */
   readonly assignWarm: (sessionId: string, terms: LeaseTerms) => Effect.Effect<string | undefined>
   /** Adds `howMany(counts)` new slots; returns their container names. */
@@ -114,16 +115,16 @@ export const makeMemoryStore = (): PoolStoreService => {
     startFailures: Effect.sync(() => startFailures),
     recordStartFailure: Effect.sync(() => void startFailures++),
     lease: (sessionId) => Effect.sync(() => leases.get(sessionId)),
-    renewLease: (sessionId, terms) =>
+    renewLease: (sessionId, container, terms) =>
       Effect.sync(() => {
         const lease = leases.get(sessionId)
-        if (lease !== undefined) {
-          leases.set(sessionId, {
-            ...lease,
-            expiresAt: terms.expiresAt,
-            cachedUntil: Math.max(lease.cachedUntil, terms.cachedUntil)
-          })
-        }
+        if (lease === undefined || lease.container !== container) return false
+        leases.set(sessionId, {
+          ...lease,
+          expiresAt: terms.expiresAt,
+          cachedUntil: Math.max(lease.cachedUntil, terms.cachedUntil)
+        })
+        return true
       }),
     assignWarm: (sessionId, terms) =>
       Effect.sync(() => {

@@ -131,14 +131,16 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
         const row = readLease(sessionId)
         return row === undefined ? undefined : toLease(row)
       }),
-    renewLease: (sessionId, terms) =>
+    renewLease: (sessionId, container, terms) =>
       atomic(() =>
-        void sql.exec(
-          `UPDATE wp_leases SET expires_at = ?, cached_until = max(cached_until, ?) WHERE session_id = ?`,
+        sql.exec(
+          `UPDATE wp_leases SET expires_at = ?, cached_until = max(cached_until, ?)
+           WHERE session_id = ? AND container = ?`,
           terms.expiresAt,
           terms.cachedUntil,
-          sessionId
-        )
+          sessionId,
+          container
+        ).rowsWritten > 0
       ),
     assignWarm: (sessionId, terms) =>
       atomic(() => {

@@ -7,7 +7,8 @@
  * 1. An entry is created only from a pool grant, and lapses `cacheForMs` after the client
  *    *sent* the request; the pool granted later, so the entry dies first in real time.
  * 2. The pool records the grant on the lease (`cachedUntil`, the lease's whole deadline, so
- *    even a clock frozen between I/O cannot outlast it), and never lowers it.
+ *    even a clock frozen between I/O cannot outlast it) before answering, never lowers it, and
+ *    answers a call that joined another's assignment only once its own grant is recorded.
  * 3. While `cachedUntil` is ahead, a release stops the container instead of returning it to
  *    the warm set (`releaseOutcome`). Expiry, failed health checks, `containerStopped` and
  *    shutdown always stop containers. Stopped containers are never reused: new ones get new names.

@@ -15,6 +15,7 @@ import { PoolStore } from "./PoolStore.js"
 import * as SingleFlight from "./SingleFlight.js"
 import type { PoolStats, ReleaseResult, ShutdownResult, SlotCounts, SlotState, WarmupResult } from "./Slot.js"
 import {
+  cacheGrantMs,
   cachedUntil,
   capacityLeft,
   isAlive,
@@ -281,7 +282,10 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       Effect.gen(function*() {
         const at = yield* now
         const existing = yield* store.lease(sessionId)
-        if (existing !== undefined && isLeaseLive(existing, at)) return existing.container
+        if (existing !== undefined && isLeaseLive(existing, at)) {
+          yield* store.renewLease(sessionId, existing.container, termsAt(at, config))
+          return existing.container
+        }
 
         const warmContainer = yield* store.assignWarm(sessionId, termsAt(at, config))
         if (warmContainer !== undefined) {
@@ -307,21 +311,36 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         return container
       })
 
-    const getContainer = (sessionId: string, config: WarmPoolConfig) =>
+    const getContainer = (
+      sessionId: string,
+      config: WarmPoolConfig
+    ): Effect.Effect<string, PoolExhausted | ContainerStartFailed | InvalidContainerBinding> =>
       Effect.gen(function*() {
         const containers = yield* useConfig(config)
         const at = yield* now
         const lease = yield* store.lease(sessionId)
         if (lease !== undefined) {
           if (isLeaseLive(lease, at)) {
-            yield* store.renewLease(sessionId, termsAt(at, config))
+            yield* store.renewLease(sessionId, lease.container, termsAt(at, config))
             return lease.container
           }
           // Expired: its holder may still use it, so it is recycled, never handed on.
           yield* store.markStopping(lease.container)
           yield* runInBackground(stopTracked(containers, lease.container))
         }
-        const container = yield* flights.run(sessionId, assign(containers, sessionId, config))
+        let assignedHere = false
+        const container = yield* flights.run(
+          sessionId,
+          Effect.zipLeft(assign(containers, sessionId, config), Effect.sync(() => void (assignedHere = true)))
+        )
+        // A call that joined another's assignment got it on that call's terms: record its own cache
+        // grant too, and if the lease ended meanwhile, start over rather than hand out a container
+        // a cache could then keep after it went to another id.
+        if (!assignedHere && cacheGrantMs(config) > 0) {
+          if (!(yield* store.renewLease(sessionId, container, termsAt(yield* now, config)))) {
+            return yield* getContainer(sessionId, config)
+          }
+        }
         // After the assignment, so pre-warming never takes the capacity this request needs.
         yield* activate(containers, config, { refill: true })
         return container
@@ -333,7 +352,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         const at = yield* now
         const lease = yield* store.lease(sessionId)
         if (lease === undefined || !isLeaseLive(lease, at)) return undefined
-        yield* store.renewLease(sessionId, termsAt(at, config))
+        yield* store.renewLease(sessionId, lease.container, termsAt(at, config))
         return lease.container
       })
 

@@ -124,6 +124,23 @@ describe("WarmPoolEngine", () => {
         expect(fake.calls.starts).toBe(1)
       }))
 
+    it.scoped("records the cache grant of a call that joined another's assignment", () =>
+      Effect.gen(function*() {
+        const { engine, fake, store } = yield* makeHarness
+        fake.behaviour.startDelay = Duration.seconds(1)
+        const uncached = config({ minContainers: 1, maxContainers: 2, stickyCacheSize: 0 })
+        const cached = { ...uncached, stickyCacheSize: 100 }
+        // The uncached call runs the cold start; the cached one joins it and must still be recorded.
+        const first = yield* Effect.fork(engine.getContainer("a", uncached))
+        yield* TestClock.adjust(Duration.millis(10))
+        const joined = yield* Effect.fork(engine.getContainer("a", cached))
+        yield* TestClock.adjust(Duration.seconds(1))
+        const container = yield* Fiber.join(joined)
+        expect(yield* Fiber.join(first)).toBe(container)
+        expect((yield* store.lease("a"))?.cachedUntil).toBeGreaterThan(0)
+        expect(yield* engine.release("a", uncached)).toEqual({ released: true, outcome: "stopped" })
+      }))
+
     it.scoped("never exceeds maxContainers for concurrent distinct ids", () =>
       Effect.gen(function*() {
         const { engine, fake } = yield* makeHarness

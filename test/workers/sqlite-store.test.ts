@@ -68,7 +68,7 @@ describe("SQLite store cost", () => {
       }
       return {
         lease: await measure(store.lease("s-0")),
-        renewLease: await measure(store.renewLease("s-0", { expiresAt: 20, cachedUntil: 0 })),
+        renewLease: await measure(store.renewLease("s-0", "c-0", { expiresAt: 20, cachedUntil: 0 })),
         counts: await measure(store.counts),
         dueForCheck: await measure(store.dueForCheck(1_000, 8)),
         assignWarm: await measure(store.assignWarm("new", { expiresAt: 20, cachedUntil: 0 })),
