@@ -7,7 +7,9 @@ import { InvalidConfig } from "./Errors.js"
 /** Largest delay a JavaScript timer accepts; longer timeouts would fire at once. */
 export const MAX_DURATION_MS = 2_147_483_647
 /** Far above the container instances a Cloudflare account allows, yet a finite sanity bound. */
-export const MAX_CONTAINERS = 100_000
+export const MAX_CONTAINERS = 1_000_000
+/** Most session ids one isolate's sticky cache may hold per pool. */
+export const MAX_STICKY_CACHE_SIZE = 1_000_000
 
 const describe = (actual: unknown): string => {
   if (typeof actual === "number" || typeof actual === "boolean" || actual === null || actual === undefined) {
@@ -61,7 +63,8 @@ const ConfigFields = Schema.Struct({
   startupTimeout: withDefault(integerIn(1, MAX_DURATION_MS), () => 30_000),
   startRetries: withDefault(integerIn(0, 10), () => 2),
   name: withDefault(Name, () => "default"),
-  containerBinding: withDefault(BindingName, () => "CONTAINER")
+  containerBinding: withDefault(BindingName, () => "CONTAINER"),
+  stickyCacheSize: withDefault(integerIn(0, MAX_STICKY_CACHE_SIZE), () => 10_000)
 })
 
 /** The config Schema: decodes user options into a complete, validated config. */
@@ -105,5 +108,12 @@ export const decodeConfig = (options: unknown): Effect.Effect<WarmPoolConfig, In
     onRight: Effect.succeed
   })
 
-/** A stable text form, used to persist the config and to notice when it changes. */
-export const configKey = (config: WarmPoolConfig): string => JSON.stringify(config)
+/**
+ * A stable text form of what the pool itself uses, to persist the config and to notice when it changes.
+ * `stickyCacheSize` is left out: it concerns each client's cache, and isolates with different cache
+ * sizes must not make the pool rewrite its stored config on every call.
+ */
+export const configKey = (config: WarmPoolConfig): string => {
+  const { stickyCacheSize: _clientOnly, ...pool } = config
+  return JSON.stringify(pool)
+}

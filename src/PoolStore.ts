@@ -16,6 +16,13 @@ export interface ReserveRequest {
   readonly checkDueAt: number
 }
 
+/** A lease's deadlines, as set when it is created or renewed. */
+export interface LeaseTerms {
+  readonly expiresAt: number
+  /** Never lowered by a renewal: a cache granted earlier may still be alive. */
+  readonly cachedUntil: number
+}
+
 export interface Released {
   readonly container: string
   readonly outcome: ReleaseOutcome
@@ -28,15 +35,16 @@ export interface PoolStoreService {
   readonly startFailures: Effect.Effect<number>
   readonly recordStartFailure: Effect.Effect<void>
   readonly lease: (sessionId: string) => Effect.Effect<Lease | undefined>
-  readonly renewLease: (sessionId: string, expiresAt: number) => Effect.Effect<void>
+  /** Slides the session's lease if it still holds `container`; false when it does not. */
+  readonly renewLease: (sessionId: string, container: string, terms: LeaseTerms) => Effect.Effect<boolean>
   /** Hands a warm slot to the session and creates its lease. */
-  readonly assignWarm: (sessionId: string, expiresAt: number) => Effect.Effect<string | undefined>
+  readonly assignWarm: (sessionId: string, terms: LeaseTerms) => Effect.Effect<string | undefined>
   /** Adds `howMany(counts)` new slots; returns their container names. */
   readonly reserve: (request: ReserveRequest) => Effect.Effect<ReadonlyArray<string>>
   /** A started `warming` (or orphaned `starting`) slot becomes warm; false when it is no longer tracked. */
   readonly promote: (container: string, checkDueAt: number) => Effect.Effect<boolean>
   /** A started `starting` slot becomes its session's, with a lease; false when it is no longer tracked. */
-  readonly bind: (container: string, sessionId: string, expiresAt: number) => Effect.Effect<boolean>
+  readonly bind: (container: string, sessionId: string, terms: LeaseTerms) => Effect.Effect<boolean>
   /** Ends a session's lease; its slot goes warm or stopping, as `decide` says against the counts. */
   readonly release: (
     sessionId: string,
@@ -107,19 +115,25 @@ export const makeMemoryStore = (): PoolStoreService => {
     startFailures: Effect.sync(() => startFailures),
     recordStartFailure: Effect.sync(() => void startFailures++),
     lease: (sessionId) => Effect.sync(() => leases.get(sessionId)),
-    renewLease: (sessionId, expiresAt) =>
+    renewLease: (sessionId, container, terms) =>
       Effect.sync(() => {
         const lease = leases.get(sessionId)
-        if (lease !== undefined) leases.set(sessionId, { ...lease, expiresAt })
+        if (lease === undefined || lease.container !== container) return false
+        leases.set(sessionId, {
+          ...lease,
+          expiresAt: terms.expiresAt,
+          cachedUntil: Math.max(lease.cachedUntil, terms.cachedUntil)
+        })
+        return true
       }),
-    assignWarm: (sessionId, expiresAt) =>
+    assignWarm: (sessionId, terms) =>
       Effect.sync(() => {
         if (leases.has(sessionId)) return undefined
         for (const slot of slots.values()) {
           if (slot.state !== "warm") continue
           setState(slot, "acquired")
           slot.sessionId = sessionId
-          putLease({ sessionId, container: slot.container, expiresAt })
+          putLease({ sessionId, container: slot.container, ...terms })
           return slot.container
         }
         return undefined
@@ -150,13 +164,13 @@ export const makeMemoryStore = (): PoolStoreService => {
         slot.checkDueAt = checkDueAt
         return true
       }),
-    bind: (container, sessionId, expiresAt) =>
+    bind: (container, sessionId, terms) =>
       Effect.sync(() => {
         const slot = slots.get(container)
         if (slot === undefined || slot.state !== "starting" || leases.has(sessionId)) return false
         setState(slot, "acquired")
         slot.sessionId = sessionId
-        putLease({ sessionId, container, expiresAt })
+        putLease({ sessionId, container, ...terms })
         return true
       }),
     release: (sessionId, decide, checkDueAt) =>

@@ -27,6 +27,11 @@ export interface Lease {
   readonly container: string
   /** Epoch ms after which the lease is expired. */
   readonly expiresAt: number
+  /**
+   * Until when (epoch ms) a client's sticky cache may still map the session to this container.
+   * The container is not returned to the warm set before then (see `releaseOutcome`).
+   */
+  readonly cachedUntil: number
 }
 
 /** How many slots are in each state, and how many leases exist. Stores maintain these. */
@@ -65,17 +70,44 @@ export type ReleaseOutcome = "warm" | "stopped"
 /**
  * A released container refills the warm set while it is short, and is stopped otherwise.
  * An expired lease is always stopped: its holder may still use the container.
+ * So is a lease some client's sticky cache may still hold: another isolate could serve that
+ * cache entry after this release, and it must never reach a container leased to another id.
  */
 export const releaseOutcome = (
   counts: SlotCounts,
   lease: Lease,
   now: number,
   config: Pick<WarmPoolConfig, "minContainers">
-): ReleaseOutcome => isLeaseLive(lease, now) && warmSet(counts) < config.minContainers ? "warm" : "stopped"
+): ReleaseOutcome =>
+  isLeaseLive(lease, now) && lease.cachedUntil <= now && warmSet(counts) < config.minContainers ? "warm" : "stopped"
 
 /** The sliding lease deadline after a use at `now`. */
 export const leaseDeadline = (now: number, config: Pick<WarmPoolConfig, "acquireTimeout">): number =>
   now + config.acquireTimeout
+
+/**
+ * How long a client may serve a session from its sticky cache without asking the pool:
+ * half a lease, so the cache entry always lapses strictly inside the lease's life. The client
+ * renews in the background after half the grant (a quarter lease), so a busy session stays
+ * cached with at most one pool round trip per `acquireTimeout / 4`. 0 when the caller keeps no cache.
+ */
+export const cacheGrantMs = (config: Pick<WarmPoolConfig, "acquireTimeout" | "stickyCacheSize">): number =>
+  config.stickyCacheSize > 0 ? Math.floor(config.acquireTimeout / 2) : 0
+
+/**
+ * Until when the pool treats a lease as cached after granting `cacheGrantMs` at `now`: the whole
+ * lease deadline, not just the grant, so a client's clock (frozen between I/O in workerd) may lag
+ * by up to half a lease without its entry outliving the pool's promise. 0 when nothing was granted.
+ */
+export const cachedUntil = (now: number, config: Pick<WarmPoolConfig, "acquireTimeout" | "stickyCacheSize">): number =>
+  cacheGrantMs(config) > 0 ? leaseDeadline(now, config) : 0
+
+/** What the pool answers to `getContainer`: the container, and how long the caller may cache it. */
+export interface Grant {
+  readonly container: string
+  /** Ms from the caller's request during which it may serve the session from its cache. */
+  readonly cacheForMs: number
+}
 
 /** Container states, as `Container.getState()` reports them. */
 export type ContainerStatus = "running" | "healthy" | "stopping" | "stopped" | "stopped_with_code"

@@ -4,7 +4,7 @@
  * Every method runs inside `transactionSync`, which makes it atomic.
  */
 import { Effect, Layer } from "effect"
-import type { PoolStoreService } from "./PoolStore.js"
+import type { LeaseTerms, PoolStoreService } from "./PoolStore.js"
 import { PoolStore } from "./PoolStore.js"
 import type { Lease, Slot, SlotCounts, SlotState } from "./Slot.js"
 import { emptyCounts } from "./Slot.js"
@@ -17,10 +17,14 @@ const schema = [
     check_due_at INTEGER NOT NULL
   ) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS wp_slots_by_state ON wp_slots (state, check_due_at)`,
+  // Health checks walk this in due order and stop after a page. On (state, check_due_at) the
+  // two states would be two ranges, merged by sorting every due row: O(N) when all are due.
+  `CREATE INDEX IF NOT EXISTS wp_slots_checkable ON wp_slots (check_due_at) WHERE state IN ('warm', 'acquired')`,
   `CREATE TABLE IF NOT EXISTS wp_leases (
     session_id TEXT PRIMARY KEY,
     container TEXT NOT NULL UNIQUE,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    cached_until INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS wp_leases_by_expiry ON wp_leases (expires_at)`,
   `CREATE TABLE IF NOT EXISTS wp_counts (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID`,
@@ -58,6 +62,7 @@ interface LeaseRow extends Record<string, SqlStorageValue> {
   session_id: string
   container: string
   expires_at: number
+  cached_until: number
 }
 
 const toSlot = (row: SlotRow): Slot => ({
@@ -70,7 +75,8 @@ const toSlot = (row: SlotRow): Slot => ({
 const toLease = (row: LeaseRow): Lease => ({
   sessionId: row.session_id,
   container: row.container,
-  expiresAt: row.expires_at
+  expiresAt: row.expires_at,
+  cachedUntil: row.cached_until
 })
 
 /** Builds the store and creates its tables if they do not exist yet. */
@@ -94,7 +100,18 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
     return counts as unknown as SlotCounts
   }
   const readLease = (sessionId: string) =>
-    one<LeaseRow>(`SELECT session_id, container, expires_at FROM wp_leases WHERE session_id = ?`, sessionId)
+    one<LeaseRow>(
+      `SELECT session_id, container, expires_at, cached_until FROM wp_leases WHERE session_id = ?`,
+      sessionId
+    )
+  const insertLease = (sessionId: string, container: string, terms: LeaseTerms) =>
+    sql.exec(
+      `INSERT INTO wp_leases (session_id, container, expires_at, cached_until) VALUES (?, ?, ?, ?)`,
+      sessionId,
+      container,
+      terms.expiresAt,
+      terms.cachedUntil
+    )
   const readSlot = (container: string) =>
     one<SlotRow>(`SELECT container, state, session_id, check_due_at FROM wp_slots WHERE container = ?`, container)
   const stopSlot = (container: string) => {
@@ -114,20 +131,24 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
         const row = readLease(sessionId)
         return row === undefined ? undefined : toLease(row)
       }),
-    renewLease: (sessionId, expiresAt) =>
-      atomic(() => void sql.exec(`UPDATE wp_leases SET expires_at = ? WHERE session_id = ?`, expiresAt, sessionId)),
-    assignWarm: (sessionId, expiresAt) =>
+    renewLease: (sessionId, container, terms) =>
+      atomic(() =>
+        sql.exec(
+          `UPDATE wp_leases SET expires_at = ?, cached_until = max(cached_until, ?)
+           WHERE session_id = ? AND container = ?`,
+          terms.expiresAt,
+          terms.cachedUntil,
+          sessionId,
+          container
+        ).rowsWritten > 0
+      ),
+    assignWarm: (sessionId, terms) =>
       atomic(() => {
         if (readLease(sessionId) !== undefined) return undefined
         const row = one<{ container: string }>(`SELECT container FROM wp_slots WHERE state = 'warm' LIMIT 1`)
         if (row === undefined) return undefined
         sql.exec(`UPDATE wp_slots SET state = 'acquired', session_id = ? WHERE container = ?`, sessionId, row.container)
-        sql.exec(
-          `INSERT INTO wp_leases (session_id, container, expires_at) VALUES (?, ?, ?)`,
-          sessionId,
-          row.container,
-          expiresAt
-        )
+        insertLease(sessionId, row.container, terms)
         return row.container
       }),
     reserve: (request) =>
@@ -156,17 +177,12 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
           container
         ).rowsWritten > 0
       ),
-    bind: (container, sessionId, expiresAt) =>
+    bind: (container, sessionId, terms) =>
       atomic(() => {
         const slot = readSlot(container)
         if (slot === undefined || slot.state !== "starting" || readLease(sessionId) !== undefined) return false
         sql.exec(`UPDATE wp_slots SET state = 'acquired', session_id = ? WHERE container = ?`, sessionId, container)
-        sql.exec(
-          `INSERT INTO wp_leases (session_id, container, expires_at) VALUES (?, ?, ?)`,
-          sessionId,
-          container,
-          expiresAt
-        )
+        insertLease(sessionId, container, terms)
         return true
       }),
     release: (sessionId, decide, checkDueAt) =>
@@ -217,7 +233,7 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
     dueForCheck: (now, limit) =>
       atomic(() =>
         all<SlotRow>(
-          `SELECT container, state, session_id, check_due_at FROM wp_slots
+          `SELECT container, state, session_id, check_due_at FROM wp_slots INDEXED BY wp_slots_checkable
            WHERE state IN ('warm', 'acquired') AND check_due_at <= ?
            ORDER BY check_due_at LIMIT ?`,
           now,
@@ -241,7 +257,7 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
       }),
     snapshot: atomic(() => ({
       slots: all<SlotRow>(`SELECT container, state, session_id, check_due_at FROM wp_slots`).map(toSlot),
-      leases: all<LeaseRow>(`SELECT session_id, container, expires_at FROM wp_leases`).map(toLease)
+      leases: all<LeaseRow>(`SELECT session_id, container, expires_at, cached_until FROM wp_leases`).map(toLease)
     }))
   }
 }

@@ -5,6 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers"
 import { Effect, Layer, ManagedRuntime } from "effect"
+import type { WarmPoolConfig } from "./Config.js"
 import { decodeConfig, MAX_CONTAINERS } from "./Config.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import type { WarmPoolError } from "./Errors.js"
@@ -13,7 +14,8 @@ import { PoolAlarm } from "./PoolAlarm.js"
 import type { RpcResult } from "./Rpc.js"
 import { toRpcResult } from "./Rpc.js"
 import { validateSessionId } from "./SessionId.js"
-import type { PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
+import type { Grant, PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
+import { cacheGrantMs } from "./Slot.js"
 import * as SqlitePoolStore from "./SqlitePoolStore.js"
 import type { TickReport, WarmPoolEngineService } from "./WarmPoolEngine.js"
 import { WarmPoolEngine } from "./WarmPoolEngine.js"
@@ -36,6 +38,8 @@ const validateContainerName = (container: unknown): Effect.Effect<string, Invali
       })
     )
 
+const grantOf = (container: string, config: WarmPoolConfig): Grant => ({ container, cacheForMs: cacheGrantMs(config) })
+
 export class WarmPool extends DurableObject {
   readonly #runtime: ManagedRuntime.ManagedRuntime<WarmPoolEngine, never>
 
@@ -54,12 +58,26 @@ export class WarmPool extends DurableObject {
     return this.#runtime.runPromise(toRpcResult(Effect.flatMap(WarmPoolEngine, program)))
   }
 
-  /** The name of the container leased to `sessionId`; the client turns it into a stub. */
-  getContainer(sessionId: unknown, options: unknown): Promise<RpcResult<string>> {
+  /**
+   * The name of the container leased to `sessionId`, and how long the caller may serve the
+   * session from its sticky cache; the client turns the name into a stub.
+   */
+  getContainer(sessionId: unknown, options: unknown): Promise<RpcResult<Grant>> {
     return this.#run((engine) =>
       Effect.flatMap(
         Effect.all([validateSessionId(sessionId), decodeConfig(options)]),
-        ([id, config]) => engine.getContainer(id, config)
+        ([id, config]) => Effect.map(engine.getContainer(id, config), (container) => grantOf(container, config))
+      )
+    )
+  }
+
+  /** Slides a live lease like `getContainer`, but never assigns a container: null when there is no live lease. */
+  renewLease(sessionId: unknown, options: unknown): Promise<RpcResult<Grant | null>> {
+    return this.#run((engine) =>
+      Effect.flatMap(
+        Effect.all([validateSessionId(sessionId), decodeConfig(options)]),
+        ([id, config]) =>
+          Effect.map(engine.renew(id, config), (container) => container === undefined ? null : grantOf(container, config))
       )
     )
   }

@@ -2,24 +2,34 @@
  * The Effect client: a `WarmPoolClient` service over the `WarmPool` Durable Object.
  * It validates inputs locally, calls the pool over RPC, and turns container names
  * into stubs, so traffic goes straight to the container, never through the pool.
+ * Sticky calls are served from the isolate's cache (see `StickyCache.ts`) with no RPC.
  */
+import * as workers from "cloudflare:workers"
 import type { Scope } from "effect"
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Fiber, Layer } from "effect"
 import type { WarmPoolConfig, WarmPoolOptions } from "./Config.js"
 import { decodeConfig, MAX_CONTAINERS } from "./Config.js"
 import type { InvalidConfig, WarmPoolError } from "./Errors.js"
 import { InvalidArgument, PoolUnavailable } from "./Errors.js"
 import { fromRpcResult } from "./Rpc.js"
 import { validateSessionId } from "./SessionId.js"
-import type { PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
+import type { Grant, PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
+import type { StickyCache } from "./StickyCache.js"
+import * as StickyCaches from "./StickyCache.js"
 
 /** A stub of the user's container Durable Object. */
 export type ContainerStub<C extends Rpc.DurableObjectBranded | undefined = undefined> = DurableObjectStub<C>
 
 export interface WarmPoolClientService<C extends Rpc.DurableObjectBranded | undefined = undefined> {
   readonly config: WarmPoolConfig
-  /** The container leased to `sessionId`; each call slides the lease's expiry. */
+  /**
+   * The container leased to `sessionId`; each call slides the lease's expiry. A sticky call
+   * is served from the isolate's cache with no pool round trip, renewing the lease in the
+   * background at most once per `acquireTimeout / 4`.
+   */
   readonly getContainer: (sessionId: string) => Effect.Effect<ContainerStub<C>, WarmPoolError>
+  /** Drops this isolate's cached entry for `sessionId`, so its next call asks the pool (e.g. after a failed call). */
+  readonly invalidate: (sessionId: string) => Effect.Effect<void>
   /** Like `getContainer`, releasing the lease when the scope closes. */
   readonly acquire: (sessionId: string) => Effect.Effect<ContainerStub<C>, WarmPoolError, Scope.Scope>
   readonly release: (sessionId: string) => Effect.Effect<ReleaseResult, WarmPoolError>
@@ -32,6 +42,7 @@ export interface WarmPoolClientService<C extends Rpc.DurableObjectBranded | unde
 /** The pool's RPC methods as the client calls them; results are checked, not trusted. */
 interface WarmPoolRpc {
   getContainer(sessionId: string, options: WarmPoolConfig): Promise<unknown>
+  renewLease(sessionId: string, options: WarmPoolConfig): Promise<unknown>
   releaseContainer(sessionId: string, options: WarmPoolConfig): Promise<unknown>
   stats(options: WarmPoolConfig): Promise<unknown>
   warmup(count: number | undefined, options: WarmPoolConfig): Promise<unknown>
@@ -47,14 +58,26 @@ const validateCount = (count: number | undefined): Effect.Effect<number | undefi
       new InvalidArgument({ method: "warmup", argument: "count", reason: `must be an integer from 0 to ${MAX_CONTAINERS}` })
     )
 
+/** Keeps the request alive until `promise` settles, where the runtime offers `waitUntil`. */
+const keepRequestAlive = (promise: Promise<unknown>): void => {
+  const waitUntil = (workers as { readonly waitUntil?: (promise: Promise<unknown>) => void }).waitUntil
+  try {
+    waitUntil?.(promise)
+  } catch {
+    // Outside a request there is nothing to keep alive; the fiber runs on regardless.
+  }
+}
+
 /**
  * Builds a client. `poolNamespace` is the `WarmPool` binding; `containerNamespace` is the
  * binding of the user's `Container` class, the same one the pool reaches as `config.containerBinding`.
+ * `stickyCache` defaults to the isolate's cache for this pool; pass `StickyCache.make()` for a private one.
  */
 export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>(
   poolNamespace: DurableObjectNamespace<any>,
   containerNamespace: DurableObjectNamespace<C>,
-  options?: WarmPoolOptions
+  options?: WarmPoolOptions,
+  stickyCache?: StickyCache
 ): Effect.Effect<WarmPoolClientService<C>, InvalidConfig> =>
   Effect.map(decodeConfig(options), (config) => {
     // Stubs are made per call: a stub is tied to the request that created it.
@@ -69,19 +92,79 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
     const stubOf = (container: string) =>
       containers.get(containers.idFromName(container)) as unknown as ContainerStub<C>
 
+    const cacheSize = config.stickyCacheSize
+    const cache = stickyCache ?? StickyCaches.ofIsolate(poolNamespace, config.name)
+
+    /** Caches a grant, timed from `sentAt`: the pool granted later, so the entry lapses first. */
+    const remember = (id: string, grant: Grant, sentAt: number) => {
+      if (cacheSize === 0 || grant.cacheForMs <= 0) return cache.delete(id)
+      cache.set(id, {
+        container: grant.container,
+        validUntil: sentAt + grant.cacheForMs,
+        renewAfter: sentAt + Math.floor(grant.cacheForMs / 2),
+        renewing: false
+      }, cacheSize)
+    }
+
+    /** Slides the lease of a cached entry; the entry is updated only if the cache still holds it. */
+    const renewal = (id: string, entry: StickyCaches.CacheEntry) =>
+      Effect.gen(function*() {
+        const sentAt = yield* Clock.currentTimeMillis
+        const grant = yield* call<Grant | null>("renewLease", (p) => p.renewLease(id, config))
+        if (cache.peek(id) !== entry) return
+        if (grant === null) cache.delete(id)
+        else remember(id, grant, sentAt)
+      }).pipe(Effect.ensuring(Effect.sync(() => void (entry.renewing = false))), Effect.ignore)
+
+    const inBackground = (effect: Effect.Effect<void>) =>
+      Effect.flatMap(Effect.forkDaemon(effect), (fiber) =>
+        Effect.sync(() => keepRequestAlive(Effect.runPromise(Fiber.join(fiber)))))
+
+    const fromCache = (id: string) =>
+      Effect.gen(function*() {
+        if (cacheSize === 0) return undefined
+        const at = yield* Clock.currentTimeMillis
+        const entry = cache.get(id, at)
+        cache.record(entry === undefined ? "miss" : "hit")
+        if (entry === undefined) return undefined
+        if (at >= entry.renewAfter && !entry.renewing) {
+          entry.renewing = true
+          cache.record("renewal")
+          yield* inBackground(renewal(id, entry))
+        }
+        return entry.container
+      })
+
+    const fromPool = (id: string) =>
+      Effect.gen(function*() {
+        const sentAt = yield* Clock.currentTimeMillis
+        const grant = yield* call<Grant>("getContainer", (p) => p.getContainer(id, config))
+        remember(id, grant, sentAt)
+        return grant.container
+      })
+
     const getContainer = (sessionId: string) =>
       validateSessionId(sessionId).pipe(
-        Effect.flatMap((id) => call<string>("getContainer", (p) => p.getContainer(id, config))),
+        Effect.flatMap((id) =>
+          Effect.flatMap(fromCache(id), (cached) => cached === undefined ? fromPool(id) : Effect.succeed(cached))
+        ),
         Effect.map(stubOf)
       )
+    const invalidate = (sessionId: string) => Effect.sync(() => cache.delete(sessionId))
     const release = (sessionId: string) =>
       Effect.flatMap(
         validateSessionId(sessionId),
-        (id) => call<ReleaseResult>("releaseContainer", (p) => p.releaseContainer(id, config))
+        // Evicted before and after: a grant racing with the release must not stay cached.
+        (id) =>
+          invalidate(id).pipe(
+            Effect.zipRight(call<ReleaseResult>("releaseContainer", (p) => p.releaseContainer(id, config))),
+            Effect.ensuring(invalidate(id))
+          )
       )
     return {
       config,
       getContainer,
+      invalidate,
       acquire: (sessionId) => Effect.acquireRelease(getContainer(sessionId), () => Effect.ignore(release(sessionId))),
       release,
       stats: call<PoolStats>("stats", (p) => p.stats(config)),
@@ -100,7 +183,8 @@ export class WarmPoolClient extends Context.Tag("cf-container-warm-pool/WarmPool
   static readonly layer = (
     poolNamespace: DurableObjectNamespace<any>,
     containerNamespace: DurableObjectNamespace<any>,
-    options?: WarmPoolOptions
+    options?: WarmPoolOptions,
+    stickyCache?: StickyCache
   ): Layer.Layer<WarmPoolClient, InvalidConfig> =>
-    Layer.effect(WarmPoolClient, make(poolNamespace, containerNamespace, options))
+    Layer.effect(WarmPoolClient, make(poolNamespace, containerNamespace, options, stickyCache))
 }

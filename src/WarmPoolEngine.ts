@@ -15,6 +15,8 @@ import { PoolStore } from "./PoolStore.js"
 import * as SingleFlight from "./SingleFlight.js"
 import type { PoolStats, ReleaseResult, ShutdownResult, SlotCounts, SlotState, WarmupResult } from "./Slot.js"
 import {
+  cacheGrantMs,
+  cachedUntil,
   capacityLeft,
   isAlive,
   isLeaseLive,
@@ -51,11 +53,16 @@ export interface TickReport {
 }
 
 export interface WarmPoolEngineService {
-  /** The container name leased to `sessionId`, assigning one if needed. */
+  /**
+   * The container name leased to `sessionId`, assigning one if needed. The lease records the
+   * sticky cache granted to the caller (`cacheGrantMs(config)`).
+   */
   readonly getContainer: (
     sessionId: string,
     config: WarmPoolConfig
   ) => Effect.Effect<string, PoolExhausted | ContainerStartFailed | InvalidContainerBinding>
+  /** Slides a live lease, as `getContainer` does, but never assigns: undefined when the id holds no live lease. */
+  readonly renew: (sessionId: string, config: WarmPoolConfig) => Effect.Effect<string | undefined, InvalidContainerBinding>
   readonly release: (
     sessionId: string,
     config: WarmPoolConfig
@@ -198,6 +205,12 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
 
     const now = Clock.currentTimeMillis
 
+    /** A lease's deadlines after a use at `at`; they also record any cache granted to the caller. */
+    const termsAt = (at: number, config: WarmPoolConfig) => ({
+      expiresAt: leaseDeadline(at, config),
+      cachedUntil: cachedUntil(at, config)
+    })
+
     const warmOne = (containers: Containers, container: string, config: WarmPoolConfig) =>
       launch(
         containers,
@@ -269,9 +282,12 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       Effect.gen(function*() {
         const at = yield* now
         const existing = yield* store.lease(sessionId)
-        if (existing !== undefined && isLeaseLive(existing, at)) return existing.container
+        if (existing !== undefined && isLeaseLive(existing, at)) {
+          yield* store.renewLease(sessionId, existing.container, termsAt(at, config))
+          return existing.container
+        }
 
-        const warmContainer = yield* store.assignWarm(sessionId, leaseDeadline(at, config))
+        const warmContainer = yield* store.assignWarm(sessionId, termsAt(at, config))
         if (warmContainer !== undefined) {
           yield* refillInBackground(containers, config)
           return warmContainer
@@ -289,30 +305,55 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
           containers,
           container,
           config,
-          Effect.flatMap(now, (t) => store.bind(container, sessionId, leaseDeadline(t, config)))
+          Effect.flatMap(now, (t) => store.bind(container, sessionId, termsAt(t, config)))
         )
         yield* refillInBackground(containers, config)
         return container
       })
 
-    const getContainer = (sessionId: string, config: WarmPoolConfig) =>
+    const getContainer = (
+      sessionId: string,
+      config: WarmPoolConfig
+    ): Effect.Effect<string, PoolExhausted | ContainerStartFailed | InvalidContainerBinding> =>
       Effect.gen(function*() {
         const containers = yield* useConfig(config)
         const at = yield* now
         const lease = yield* store.lease(sessionId)
         if (lease !== undefined) {
           if (isLeaseLive(lease, at)) {
-            yield* store.renewLease(sessionId, leaseDeadline(at, config))
+            yield* store.renewLease(sessionId, lease.container, termsAt(at, config))
             return lease.container
           }
           // Expired: its holder may still use it, so it is recycled, never handed on.
           yield* store.markStopping(lease.container)
           yield* runInBackground(stopTracked(containers, lease.container))
         }
-        const container = yield* flights.run(sessionId, assign(containers, sessionId, config))
+        let assignedHere = false
+        const container = yield* flights.run(
+          sessionId,
+          Effect.zipLeft(assign(containers, sessionId, config), Effect.sync(() => void (assignedHere = true)))
+        )
+        // A call that joined another's assignment got it on that call's terms: record its own cache
+        // grant too, and if the lease ended meanwhile, start over rather than hand out a container
+        // a cache could then keep after it went to another id.
+        if (!assignedHere && cacheGrantMs(config) > 0) {
+          if (!(yield* store.renewLease(sessionId, container, termsAt(yield* now, config)))) {
+            return yield* getContainer(sessionId, config)
+          }
+        }
         // After the assignment, so pre-warming never takes the capacity this request needs.
         yield* activate(containers, config, { refill: true })
         return container
+      })
+
+    const renew = (sessionId: string, config: WarmPoolConfig) =>
+      Effect.gen(function*() {
+        yield* useConfig(config)
+        const at = yield* now
+        const lease = yield* store.lease(sessionId)
+        if (lease === undefined || !isLeaseLive(lease, at)) return undefined
+        yield* store.renewLease(sessionId, lease.container, termsAt(at, config))
+        return lease.container
       })
 
     const release = (sessionId: string, config: WarmPoolConfig) =>
@@ -501,6 +542,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
 
     return WarmPoolEngine.of({
       getContainer,
+      renew,
       release,
       stats,
       warmup,

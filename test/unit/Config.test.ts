@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { decodeConfig, defaults, MAX_CONTAINERS, MAX_DURATION_MS } from "../../src/Config.js"
+import { configKey, decodeConfig, defaults, MAX_CONTAINERS, MAX_DURATION_MS } from "../../src/Config.js"
 import { InvalidConfig } from "../../src/Errors.js"
 
 const rejects = (options: unknown) => Effect.runSync(Effect.either(decodeConfig(options)))
@@ -16,7 +16,8 @@ describe("Config", () => {
       startupTimeout: 30_000,
       startRetries: 2,
       name: "default",
-      containerBinding: "CONTAINER"
+      containerBinding: "CONTAINER",
+      stickyCacheSize: 10_000
     })
   })
 
@@ -26,6 +27,12 @@ describe("Config", () => {
       expect(config).toEqual({ ...defaults, minContainers: 3, ports: [8080, 9090] })
       expect(yield* decodeConfig(undefined)).toEqual(defaults)
     }))
+
+  it("keys the pool's stored config without the client-only stickyCacheSize", () => {
+    expect(configKey({ ...defaults, stickyCacheSize: 0 })).toBe(configKey(defaults))
+    expect(configKey({ ...defaults, minContainers: 2 })).not.toBe(configKey(defaults))
+    expect(configKey(defaults)).not.toContain("stickyCacheSize")
+  })
 
   it("accepts Cloudflare-sized pools", () => {
     const result = rejects({ minContainers: 2_000, maxContainers: 5_000 })
@@ -42,7 +49,9 @@ describe("Config", () => {
     ["zero timeout", { startupTimeout: 0 }, "startupTimeout", /integer from 1/],
     ["negative timeout", { acquireTimeout: -5 }, "acquireTimeout", /integer from 1/],
     ["timer overflow", { acquireTimeout: MAX_DURATION_MS + 1 }, "acquireTimeout", /integer from 1 to 2147483647/],
-    ["too many containers", { maxContainers: MAX_CONTAINERS + 1 }, "maxContainers", /integer from 1 to 100000/],
+    ["too many containers", { maxContainers: MAX_CONTAINERS + 1 }, "maxContainers", /integer from 1 to 1000000/],
+    ["negative cache size", { stickyCacheSize: -1 }, "stickyCacheSize", /integer from 0 to 1000000/],
+    ["fractional cache size", { stickyCacheSize: 0.5 }, "stickyCacheSize", /integer from 0/],
     ["min above max", { minContainers: 5, maxContainers: 2 }, "minContainers", /must not exceed maxContainers/],
     ["port 0", { ports: [0] }, "ports", /integer from 1 to 65535/],
     ["port too big", { ports: [70_000] }, "ports", /integer from 1 to 65535/],

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { defaults } from "../../src/Config.js"
 import {
+  cachedUntil,
+  cacheGrantMs,
   capacityLeft,
   emptyCounts,
   isAlive,
@@ -13,7 +15,7 @@ import {
 } from "../../src/Slot.js"
 
 const counts = (overrides: Partial<typeof emptyCounts>) => ({ ...emptyCounts, ...overrides })
-const lease = (expiresAt: number) => ({ sessionId: "s", container: "c", expiresAt })
+const lease = (expiresAt: number, cachedUntil = 0) => ({ sessionId: "s", container: "c", expiresAt, cachedUntil })
 
 describe("Slot", () => {
   it("counts every held container, stopping ones too, against the cap", () => {
@@ -38,6 +40,20 @@ describe("Slot", () => {
     expect(releaseOutcome(counts({ warm: 1 }), live, 1_000, { minContainers: 1 })).toBe("stopped")
     expect(releaseOutcome(counts({ warming: 1 }), live, 1_000, { minContainers: 1 })).toBe("stopped")
     expect(releaseOutcome(counts({}), live, 1_000, { minContainers: 0 })).toBe("stopped")
+  })
+
+  it("stops a released container that a sticky cache may still hold, even for a short warm set", () => {
+    expect(releaseOutcome(counts({}), lease(9_000, 1_001), 1_000, { minContainers: 1 })).toBe("stopped")
+    expect(releaseOutcome(counts({}), lease(9_000, 1_000), 1_000, { minContainers: 1 })).toBe("warm")
+  })
+
+  it("grants a cache for half a lease and records it for the whole lease", () => {
+    const config = { acquireTimeout: 1_000, stickyCacheSize: 10 }
+    expect(cacheGrantMs(config)).toBe(500)
+    expect(cachedUntil(7_000, config)).toBe(8_000)
+    expect(cachedUntil(7_000, config)).toBeGreaterThan(7_000 + cacheGrantMs(config))
+    expect(cacheGrantMs({ ...config, stickyCacheSize: 0 })).toBe(0)
+    expect(cachedUntil(7_000, { ...config, stickyCacheSize: 0 })).toBe(0)
   })
 
   it("always stops the container of an expired lease", () => {

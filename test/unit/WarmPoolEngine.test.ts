@@ -124,6 +124,23 @@ describe("WarmPoolEngine", () => {
         expect(fake.calls.starts).toBe(1)
       }))
 
+    it.scoped("records the cache grant of a call that joined another's assignment", () =>
+      Effect.gen(function*() {
+        const { engine, fake, store } = yield* makeHarness
+        fake.behaviour.startDelay = Duration.seconds(1)
+        const uncached = config({ minContainers: 1, maxContainers: 2, stickyCacheSize: 0 })
+        const cached = { ...uncached, stickyCacheSize: 100 }
+        // The uncached call runs the cold start; the cached one joins it and must still be recorded.
+        const first = yield* Effect.fork(engine.getContainer("a", uncached))
+        yield* TestClock.adjust(Duration.millis(10))
+        const joined = yield* Effect.fork(engine.getContainer("a", cached))
+        yield* TestClock.adjust(Duration.seconds(1))
+        const container = yield* Fiber.join(joined)
+        expect(yield* Fiber.join(first)).toBe(container)
+        expect((yield* store.lease("a"))?.cachedUntil).toBeGreaterThan(0)
+        expect(yield* engine.release("a", uncached)).toEqual({ released: true, outcome: "stopped" })
+      }))
+
     it.scoped("never exceeds maxContainers for concurrent distinct ids", () =>
       Effect.gen(function*() {
         const { engine, fake } = yield* makeHarness
@@ -158,15 +175,29 @@ describe("WarmPoolEngine", () => {
   })
 
   describe("release", () => {
-    it.scoped("returns the container to a short warm set for reuse", () =>
+    it.scoped("returns the container to a short warm set for reuse, when no client caches it", () =>
       Effect.gen(function*() {
         const { engine, fake } = yield* makeHarness
         // With one container allowed, no refill can run: the warm set stays short.
-        const cfg = config({ minContainers: 1, maxContainers: 1 })
+        const cfg = config({ minContainers: 1, maxContainers: 1, stickyCacheSize: 0 })
         const a = yield* engine.getContainer("a", cfg)
         expect(yield* engine.release("a", cfg)).toEqual({ released: true, outcome: "warm" })
         expect(fake.running()).toContain(a)
         expect(yield* engine.getContainer("b", cfg)).toBe(a)
+      }))
+
+    it.scoped("never hands a container a sticky cache may hold to another id, whoever releases it", () =>
+      Effect.gen(function*() {
+        const { engine, fake } = yield* makeHarness
+        const cached = config({ minContainers: 1, maxContainers: 2 })
+        const a = yield* engine.getContainer("a", cached)
+        // A later caller without a cache cannot lower what was granted.
+        const uncached = { ...cached, stickyCacheSize: 0 }
+        yield* engine.getContainer("a", uncached)
+        expect(yield* engine.release("a", uncached)).toEqual({ released: true, outcome: "stopped" })
+        expect(fake.status.get(a)).toBe("stopped")
+        yield* engine.settled
+        expect(yield* engine.getContainer("b", uncached)).not.toBe(a)
       }))
 
     it.scoped("stops the container when the warm set is already at minContainers", () =>
@@ -178,6 +209,20 @@ describe("WarmPoolEngine", () => {
         expect(yield* engine.release("a", cfg)).toEqual({ released: true, outcome: "stopped" })
         expect(fake.status.get(a)).toBe("stopped")
         expect(yield* engine.stats(cfg)).toMatchObject({ warm: 1, acquired: 0, total: 1 })
+      }))
+
+    it.scoped("renew slides a live lease and never assigns", () =>
+      Effect.gen(function*() {
+        const { engine, store } = yield* makeHarness
+        const cfg = config({ minContainers: 0, acquireTimeout: 1_000 })
+        expect(yield* engine.renew("nobody", cfg)).toBeUndefined()
+        expect(yield* engine.stats(cfg)).toMatchObject({ total: 0, sessions: 0 })
+        const a = yield* engine.getContainer("a", cfg)
+        yield* TestClock.adjust(Duration.millis(600))
+        expect(yield* engine.renew("a", cfg)).toBe(a)
+        expect((yield* store.lease("a"))?.expiresAt).toBe(1_600)
+        yield* TestClock.adjust(Duration.millis(1_000))
+        expect(yield* engine.renew("a", cfg)).toBeUndefined()
       }))
 
     it.scoped("is harmless for an unknown id, and says so", () =>

@@ -2,9 +2,10 @@
  * The Effect API: WarmPoolClient as a Layer, typed failures, and scoped acquisition.
  */
 import { env } from "cloudflare:test"
-import { InvalidConfig, PoolExhausted, WarmPoolClient } from "cf-container-warm-pool"
+import { InvalidConfig, PoolExhausted, StickyCache, WarmPoolClient } from "cf-container-warm-pool"
 import { Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
+import { countingNamespace } from "../support/countingNamespace.js"
 
 let serial = 0
 const layer = (options: Parameters<typeof WarmPoolClient.layer>[2] = {}) =>
@@ -62,5 +63,24 @@ describe("WarmPoolClient", () => {
     expect(JSON.stringify(error)).toContain("maxContainers")
     expect(await Effect.runPromise(Effect.flip(Effect.provide(WarmPoolClient, layer({ maxContainers: -3 })))))
       .toBeInstanceOf(InvalidConfig)
+  })
+
+  it("serves sticky calls from the sticky cache, and a scoped acquire evicts its entry on close", async () => {
+    const rpc = countingNamespace(env.WARM_POOL)
+    const cache = StickyCache.make()
+    const program = Effect.gen(function*() {
+      const client = yield* WarmPoolClient
+      const first = yield* client.getContainer("s")
+      const again = yield* client.getContainer("s")
+      expect(again.id.toString()).toBe(first.id.toString())
+      expect(rpc.count()).toBe(1)
+      yield* Effect.scoped(client.acquire("s"))
+      expect(rpc.count("releaseContainer")).toBe(1)
+      expect(cache.peek("s")).toBeUndefined()
+    })
+    await Effect.runPromise(Effect.provide(
+      program,
+      WarmPoolClient.layer(rpc.namespace, env.CONTAINER, { name: `effect-${crypto.randomUUID()}`, minContainers: 0 }, cache)
+    ))
   })
 })
