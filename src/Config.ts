@@ -64,7 +64,8 @@ const ConfigFields = Schema.Struct({
   startRetries: withDefault(integerIn(0, 10), () => 2),
   name: withDefault(Name, () => "default"),
   containerBinding: withDefault(BindingName, () => "CONTAINER"),
-  stickyCacheSize: withDefault(integerIn(0, MAX_STICKY_CACHE_SIZE), () => 10_000)
+  stickyCacheSize: withDefault(integerIn(0, MAX_STICKY_CACHE_SIZE), () => 10_000),
+  stickyCacheTtl: withDefault(integerIn(1, MAX_DURATION_MS), () => 30_000)
 })
 
 /** The config Schema: decodes user options into a complete, validated config. */
@@ -110,10 +111,11 @@ export const decodeConfig = (options: unknown): Effect.Effect<WarmPoolConfig, In
 
 /**
  * A stable text form of what the pool itself uses, to persist the config and to notice when it changes.
- * `stickyCacheSize` is left out: it concerns each client's cache, and isolates with different cache
- * sizes must not make the pool rewrite its stored config on every call.
+ * `stickyCacheSize` and `stickyCacheTtl` are left out: they concern each client's cache (the pool reads
+ * them from each call), and isolates with different caches must not make the pool rewrite its stored
+ * config on every call.
  */
 export const configKey = (config: WarmPoolConfig): string => {
-  const { stickyCacheSize: _clientOnly, ...pool } = config
+  const { stickyCacheSize: _size, stickyCacheTtl: _ttl, ...pool } = config
   return JSON.stringify(pool)
 }

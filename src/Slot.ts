@@ -86,21 +86,33 @@ export const leaseDeadline = (now: number, config: Pick<WarmPoolConfig, "acquire
   now + config.acquireTimeout
 
 /**
- * How long a client may serve a session from its sticky cache without asking the pool:
- * half a lease, so the cache entry always lapses strictly inside the lease's life. The client
- * renews in the background after half the grant (a quarter lease), so a busy session stays
- * cached with at most one pool round trip per `acquireTimeout / 4`. 0 when the caller keeps no cache.
+ * How long a client may serve a session from its sticky cache without asking the pool: at most
+ * `stickyCacheTtl`, and at most half a lease, so the entry always lapses strictly inside the lease's
+ * life. The client renews in the background after half the grant, so a busy session stays cached with
+ * at most one pool round trip per half grant. The TTL also bounds how long an isolate can keep serving
+ * a container the pool has dropped. 0 when the caller keeps no cache.
  */
-export const cacheGrantMs = (config: Pick<WarmPoolConfig, "acquireTimeout" | "stickyCacheSize">): number =>
-  config.stickyCacheSize > 0 ? Math.floor(config.acquireTimeout / 2) : 0
+export const cacheGrantMs = (
+  config: Pick<WarmPoolConfig, "acquireTimeout" | "stickyCacheSize" | "stickyCacheTtl">
+): number => config.stickyCacheSize > 0 ? Math.min(Math.floor(config.acquireTimeout / 2), config.stickyCacheTtl) : 0
 
 /**
- * Until when the pool treats a lease as cached after granting `cacheGrantMs` at `now`: the whole
- * lease deadline, not just the grant, so a client's clock (frozen between I/O in workerd) may lag
- * by up to half a lease without its entry outliving the pool's promise. 0 when nothing was granted.
+ * A client's clock may stand still while it computes without I/O (workerd), so its entry can be
+ * served later than the grant says: by at most the CPU time of one invocation, which Workers cap at 5 min.
  */
-export const cachedUntil = (now: number, config: Pick<WarmPoolConfig, "acquireTimeout" | "stickyCacheSize">): number =>
-  cacheGrantMs(config) > 0 ? leaseDeadline(now, config) : 0
+export const CLIENT_CLOCK_SLACK_MS = 5 * 60_000
+
+/**
+ * Until when the pool treats a lease as cached after granting `cacheGrantMs` at `now`: the grant plus
+ * the slack of a client's clock. 0 when nothing was granted.
+ */
+export const cachedUntil = (
+  now: number,
+  config: Pick<WarmPoolConfig, "acquireTimeout" | "stickyCacheSize" | "stickyCacheTtl">
+): number => {
+  const grant = cacheGrantMs(config)
+  return grant > 0 ? now + grant + CLIENT_CLOCK_SLACK_MS : 0
+}
 
 /** What the pool answers to `getContainer`: the container, and how long the caller may cache it. */
 export interface Grant {

@@ -25,7 +25,7 @@ export interface WarmPoolClientService<C extends Rpc.DurableObjectBranded | unde
   /**
    * The container leased to `sessionId`; each call slides the lease's expiry. A sticky call
    * is served from the isolate's cache with no pool round trip, renewing the lease in the
-   * background at most once per `acquireTimeout / 4`.
+   * background at most once per half cache grant (`min(stickyCacheTtl, acquireTimeout / 2) / 2`).
    */
   readonly getContainer: (sessionId: string) => Effect.Effect<ContainerStub<C>, WarmPoolError>
   /** Drops this isolate's cached entry for `sessionId`, so its next call asks the pool (e.g. after a failed call). */

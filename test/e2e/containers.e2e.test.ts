@@ -162,7 +162,8 @@ describe("real containers", () => {
   })
 
   it("release: a short warm set takes the container back and the next id reuses it", async () => {
-    const { pool } = newPool({ minContainers: 1, maxContainers: 1 })
+    // Recycling on release needs every client's sticky cache off (see README, Sticky cache).
+    const { pool } = newPool({ minContainers: 1, maxContainers: 1, stickyCacheSize: 0 })
     const first = await ask(await pool.getContainer("a"))
     expect(await pool.releaseContainer("a")).toEqual({ released: true, outcome: "warm" })
     const next = await ask(await pool.getContainer("b"))
@@ -196,7 +197,8 @@ describe("real containers", () => {
   })
 
   it("health: a container killed behind the pool's back is dropped; its id gets a fresh one; warm is refilled", async () => {
-    const { pool, settled, slots, stub, tick } = newPool({ minContainers: 1, maxContainers: 3 })
+    // No sticky cache: the very next call must reach the pool (a cached entry would lapse within stickyCacheTtl).
+    const { pool, settled, slots, stub, tick } = newPool({ minContainers: 1, maxContainers: 3, stickyCacheSize: 0 })
     const victim = await ask(await pool.getContainer("victim"))
     await settled()
     await docker.kill(victim.hostname)

@@ -17,7 +17,8 @@ describe("Config", () => {
       startRetries: 2,
       name: "default",
       containerBinding: "CONTAINER",
-      stickyCacheSize: 10_000
+      stickyCacheSize: 10_000,
+      stickyCacheTtl: 30_000
     })
   })
 
@@ -28,10 +29,10 @@ describe("Config", () => {
       expect(yield* decodeConfig(undefined)).toEqual(defaults)
     }))
 
-  it("keys the pool's stored config without the client-only stickyCacheSize", () => {
-    expect(configKey({ ...defaults, stickyCacheSize: 0 })).toBe(configKey(defaults))
+  it("keys the pool's stored config without the client-only sticky cache options", () => {
+    expect(configKey({ ...defaults, stickyCacheSize: 0, stickyCacheTtl: 5 })).toBe(configKey(defaults))
     expect(configKey({ ...defaults, minContainers: 2 })).not.toBe(configKey(defaults))
-    expect(configKey(defaults)).not.toContain("stickyCacheSize")
+    expect(configKey(defaults)).not.toContain("stickyCache")
   })
 
   it("accepts Cloudflare-sized pools", () => {
@@ -52,6 +53,7 @@ describe("Config", () => {
     ["too many containers", { maxContainers: MAX_CONTAINERS + 1 }, "maxContainers", /integer from 1 to 1000000/],
     ["negative cache size", { stickyCacheSize: -1 }, "stickyCacheSize", /integer from 0 to 1000000/],
     ["fractional cache size", { stickyCacheSize: 0.5 }, "stickyCacheSize", /integer from 0/],
+    ["zero cache TTL", { stickyCacheTtl: 0 }, "stickyCacheTtl", /integer from 1/],
     ["min above max", { minContainers: 5, maxContainers: 2 }, "minContainers", /must not exceed maxContainers/],
     ["port 0", { ports: [0] }, "ports", /integer from 1 to 65535/],
     ["port too big", { ports: [70_000] }, "ports", /integer from 1 to 65535/],

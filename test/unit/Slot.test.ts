@@ -3,6 +3,7 @@ import { defaults } from "../../src/Config.js"
 import {
   cachedUntil,
   cacheGrantMs,
+  CLIENT_CLOCK_SLACK_MS,
   capacityLeft,
   emptyCounts,
   isAlive,
@@ -47,10 +48,11 @@ describe("Slot", () => {
     expect(releaseOutcome(counts({}), lease(9_000, 1_000), 1_000, { minContainers: 1 })).toBe("warm")
   })
 
-  it("grants a cache for half a lease and records it for the whole lease", () => {
-    const config = { acquireTimeout: 1_000, stickyCacheSize: 10 }
+  it("grants a cache for at most stickyCacheTtl and half a lease, and records it with the clock slack", () => {
+    const config = { acquireTimeout: 1_000, stickyCacheSize: 10, stickyCacheTtl: 60_000 }
     expect(cacheGrantMs(config)).toBe(500)
-    expect(cachedUntil(7_000, config)).toBe(8_000)
+    expect(cacheGrantMs({ ...config, acquireTimeout: 600_000 })).toBe(60_000)
+    expect(cachedUntil(7_000, config)).toBe(7_000 + 500 + CLIENT_CLOCK_SLACK_MS)
     expect(cachedUntil(7_000, config)).toBeGreaterThan(7_000 + cacheGrantMs(config))
     expect(cacheGrantMs({ ...config, stickyCacheSize: 0 })).toBe(0)
     expect(cachedUntil(7_000, { ...config, stickyCacheSize: 0 })).toBe(0)

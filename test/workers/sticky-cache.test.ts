@@ -84,7 +84,7 @@ describe("sticky cache", () => {
     expect(again.id.toString()).not.toBe(a.id.toString())
   })
 
-  it("renews the lease in the background once per quarter lease, and only then", async () => {
+  it("renews the lease in the background once per half grant, and only then", async () => {
     const acquireTimeout = 400 // grant 200 ms, renewal due after 100 ms
     const { isolate, lease } = poolFor({ minContainers: 0, acquireTimeout })
     const { pool, rpc } = isolate()
@@ -134,6 +134,16 @@ describe("sticky cache", () => {
     expect(small.rpc.count("getContainer")).toBe(4) // a was evicted by c
     for (const id of ["c", "a"]) await small.pool.getContainer(id)
     expect(small.rpc.count("getContainer")).toBe(4)
+  })
+
+  it("stickyCacheTtl bounds an entry's life even when leases are long", async () => {
+    const { isolate } = poolFor({ minContainers: 0, acquireTimeout: 600_000, stickyCacheTtl: 60 })
+    const { pool, rpc } = isolate()
+    await pool.getContainer("a")
+    expect(rpc.count("getContainer")).toBe(1)
+    await scheduler.wait(80) // past the 60 ms grant, far inside the 10-minute lease's half
+    await pool.getContainer("a")
+    expect(rpc.count("getContainer")).toBe(2)
   })
 
   it("can be turned off", async () => {
