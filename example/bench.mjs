@@ -5,13 +5,17 @@
 //   - a request on an existing session,
 // and prints medians, p95s and the cold/warm ratio.
 import { spawn } from "node:child_process"
-import { cpus } from "node:os"
+import { mkdtempSync, rmSync } from "node:fs"
+import { cpus, tmpdir } from "node:os"
+import { join } from "node:path"
 
 const port = Number(process.env.PORT ?? 8799)
 const base = `http://127.0.0.1:${port}`
-const samples = { warm: Number(process.env.WARM_SAMPLES ?? 15), cold: Number(process.env.COLD_SAMPLES ?? 10), sticky: 50 }
+const samples = { warm: Number(process.env.WARM_SAMPLES ?? 30), cold: Number(process.env.COLD_SAMPLES ?? 10), sticky: Number(process.env.STICKY_SAMPLES ?? 100) }
 
-const dev = spawn("bash", [new URL("./dev.sh", import.meta.url).pathname], {
+// A fresh state directory: measurements start from an empty pool, whatever earlier runs left.
+const state = mkdtempSync(join(tmpdir(), "warm-pool-bench-"))
+const dev = spawn("bash", [new URL("./dev.sh", import.meta.url).pathname, "--persist-to", state], {
   env: { ...process.env, PORT: String(port), WRANGLER_SEND_METRICS: "false" },
   stdio: ["ignore", "pipe", "pipe"],
   detached: true
@@ -23,6 +27,7 @@ const stop = () => {
   try {
     process.kill(-dev.pid, "SIGINT")
   } catch {}
+  rmSync(state, { recursive: true, force: true })
 }
 process.on("exit", stop)
 
@@ -83,11 +88,16 @@ try {
     await post(`/session/${id}/release`)
   }
 
-  // Sticky: one session, many requests.
+  // Sticky: one session, many requests; interleaved with direct requests to the same container,
+  // which bypass the pool, so both see the same noise.
   const stickyId = newId("sticky")
   await ttfb(`/session/${stickyId}/`)
   const sticky = []
-  for (let i = 0; i < samples.sticky; i++) sticky.push((await ttfb(`/session/${stickyId}/`)).ms)
+  const direct = []
+  for (let i = 0; i < samples.sticky; i++) {
+    sticky.push((await ttfb(`/session/${stickyId}/`)).ms)
+    direct.push((await ttfb(`/direct/session/${stickyId}/`)).ms)
+  }
   await post("/shutdown")
 
   const row = (name, values) =>
@@ -100,8 +110,11 @@ try {
   if (process.env.BENCH_VERBOSE) console.log({ warm, cold })
   console.log(row("new session, cold start", cold))
   console.log(row("existing session (sticky)", sticky))
-  console.log(`\ncold / warm median ratio: ${(median(cold) / median(warm)).toFixed(1)}x`)
-  console.log(`warm / sticky median ratio: ${(median(warm) / median(sticky)).toFixed(1)}x`)
+  console.log(row("direct to the same container, no pool", direct))
+  const ratio = (a, b) => `${(a / b).toFixed(2)}x`
+  console.log(`\ncold / warm median: ${ratio(median(cold), median(warm))}`)
+  console.log(`sticky / direct: median ${ratio(median(sticky), median(direct))}, p95 ${ratio(quantile(sticky, 0.95), quantile(direct, 0.95))} (target <= 1.1x)`)
+  console.log(`warm new session / direct: median ${ratio(median(warm), median(direct))}, p95 ${ratio(quantile(warm, 0.95), quantile(direct, 0.95))} (target <= 1.5x)`)
 } finally {
   stop()
 }

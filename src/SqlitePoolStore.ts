@@ -51,6 +51,11 @@ const schema = [
   END`
 ]
 
+/** Columns added after a table's first version: tables created before them gain them at start-up. */
+const addedColumns = [
+  { table: "wp_leases", column: "cached_until", definition: "INTEGER NOT NULL DEFAULT 0" }
+] as const
+
 interface SlotRow extends Record<string, SqlStorageValue> {
   container: string
   state: string
@@ -84,6 +89,10 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
   const sql = storage.sql
   storage.transactionSync(() => {
     for (const statement of schema) sql.exec(statement)
+    for (const { column, definition, table } of addedColumns) {
+      const columns = sql.exec<{ name: string }>(`PRAGMA table_info(${table})`).toArray()
+      if (!columns.some((c) => c.name === column)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`)
+    }
   })
 
   const atomic = <A>(body: () => A): Effect.Effect<A> => Effect.sync(() => storage.transactionSync(body))

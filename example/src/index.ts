@@ -7,6 +7,7 @@
  *   POST /warmup?count=N         start N more warm containers
  *   POST /shutdown               stop every container
  *   GET  /effect/session/:id/*   the Effect way: borrow a container for one request with a scoped acquire
+ *   GET  /direct/session/:id/*   the same container as /session/:id/, reached without the pool (for bench:e2e)
  */
 import { Container } from "@cloudflare/containers"
 import { createWarmPool, WarmPool, WarmPoolClient } from "cf-container-warm-pool"
@@ -79,6 +80,11 @@ const withTimings = (response: Response, poolMs: number, containerMs: number): R
 }
 
 const sessionRoute = /^\/session\/([^/]+)(\/.*)?$/
+const directRoute = /^\/direct\/session\/([^/]+)(\/.*)?$/
+
+// The container each session reached through /session in this isolate, so /direct can bypass the pool.
+// Ids are plain values, unlike stubs, which are tied to the request that made them.
+const containerIds = new Map<string, DurableObjectId>()
 const effectSessionRoute = /^\/effect\/session\/([^/]+)(\/.*)?$/
 
 /** The Effect way: the client comes from a Layer, and the lease lives exactly as long as the scope. */
@@ -107,8 +113,16 @@ export default {
         }
         if (request.method !== "GET") return new Response("method not allowed", { status: 405 })
         const [container, poolMs] = await timed(() => pool.getContainer(sessionId))
+        containerIds.set(sessionId, container.id)
         const [response, containerMs] = await timed(() => forward(container, request, rest))
         return withTimings(response, poolMs, containerMs)
+      }
+      const direct = directRoute.exec(url.pathname)
+      if (direct !== null && request.method === "GET") {
+        const id = containerIds.get(decodeURIComponent(direct[1]!))
+        if (id === undefined) return new Response("no container seen for this session yet", { status: 404 })
+        const [response, containerMs] = await timed(() => forward(env.CONTAINER.get(id), request, direct[2] ?? "/"))
+        return withTimings(response, 0, containerMs)
       }
       const effectSession = effectSessionRoute.exec(url.pathname)
       if (effectSession !== null && request.method === "GET") {

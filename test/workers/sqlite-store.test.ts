@@ -87,3 +87,18 @@ describe("SQLite store cost", () => {
     expect(large.counts).toBeLessThanOrEqual(8)
   })
 })
+
+describe("SQLite store upgrades", () => {
+  it("adds columns that a pool database created by an earlier version lacks", async () => {
+    const stub = env.WARM_POOL.get(env.WARM_POOL.idFromName(`store-upgrade-${crypto.randomUUID()}`))
+    const columns = await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec(
+        `CREATE TABLE wp_leases (session_id TEXT PRIMARY KEY, container TEXT NOT NULL UNIQUE, expires_at INTEGER NOT NULL) WITHOUT ROWID`
+      )
+      state.storage.sql.exec(`INSERT INTO wp_leases VALUES ('old-session', 'old-container', 123)`)
+      const store = makeSqliteStore(state.storage)
+      return Effect.runPromise(store.lease("old-session"))
+    })
+    expect(columns).toEqual({ sessionId: "old-session", container: "old-container", expiresAt: 123, cachedUntil: 0 })
+  })
+})
