@@ -18,6 +18,10 @@ if (!withDocker && process.env.REQUIRE_DOCKER === "1") {
   throw new Error("REQUIRE_DOCKER=1 but no Docker engine answers `docker info`: run scripts/dev-setup.sh first")
 }
 
+if (!withDocker) {
+  console.warn("\n[e2e] SKIPPED: no Docker engine answers `docker info`. Run scripts/dev-setup.sh to run real containers.\n")
+}
+
 const e2e = withDocker
   ? defineWorkersProject({
     resolve: { alias },
