@@ -32,7 +32,7 @@ const validateContainerName = (container: unknown): Effect.Effect<string, Invali
       new InvalidArgument({
         method: "containerStopped",
         argument: "container",
-        reason: "must be a container name the pool generated"
+        reason: "must be a container name the pool generated, or a container's Durable Object id"
       })
     )
 

@@ -5,7 +5,7 @@
  */
 import { Clock, Context, Duration, Effect, Either, Exit, FiberSet, Layer, Schedule } from "effect"
 import type { WarmPoolConfig } from "./Config.js"
-import { configKey, decodeConfig } from "./Config.js"
+import { configKey, decodeConfig, MAX_CONTAINERS } from "./Config.js"
 import type { ContainerCallFailed, Containers } from "./ContainerDriver.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import type { InvalidContainerBinding } from "./Errors.js"
@@ -69,7 +69,10 @@ export interface WarmPoolEngineService {
   readonly shutdown: (config: WarmPoolConfig | undefined) => Effect.Effect<ShutdownResult, InvalidContainerBinding>
   /** One alarm tick: expire leases, repair orphans, health-check, refill, re-arm. */
   readonly tick: Effect.Effect<TickReport>
-  /** A container reported that it stopped: drop its slot now rather than at the next health check. */
+  /**
+   * A container reported that it stopped: drop its slot now rather than at the next health check.
+   * `container` is its name, or its Durable Object id (`ctx.id.toString()`), which a container always knows.
+   */
   readonly containerStopped: (container: string) => Effect.Effect<boolean>
   /** Waits until background refills and stops have finished. */
   readonly settled: Effect.Effect<void>
@@ -137,13 +140,37 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       )
     })
 
+    // Container names by Durable Object id, for notices that carry only the id. Filled from the
+    // stored slots once per instance, then kept current as the pool names new containers.
+    const namesById = new Map<string, string>()
+    let namesByIdLoaded = false
+    const rememberId = (containers: Containers, container: string) => {
+      if (namesByIdLoaded) namesById.set(containers.idOf(container), container)
+    }
+    const forget = (containers: Containers, container: string) =>
+      Effect.zipRight(store.remove(container), Effect.sync(() => void namesById.delete(containers.idOf(container))))
+    const nameOf = (containers: Containers | undefined, reference: string) =>
+      Effect.gen(function*() {
+        if ((yield* store.slot(reference)) !== undefined || containers === undefined) return reference
+        if (!namesByIdLoaded) {
+          for (const state of ["warm", "acquired"] as const) {
+            for (const slot of yield* store.inState(state, MAX_CONTAINERS)) {
+              namesById.set(containers.idOf(slot.container), slot.container)
+            }
+          }
+          namesByIdLoaded = true
+        }
+        return namesById.get(reference) ?? reference
+      })
+
     /**
      * Names a new container and marks it in flight inside the reserving step, so no tick sees an orphan.
      * Whoever reserved it leaves with `launched`, whatever happens.
      */
-    const newName = (config: WarmPoolConfig) => () => {
+    const newName = (containers: Containers, config: WarmPoolConfig) => () => {
       const container = `${config.name}-${crypto.randomUUID()}`
       enter(container)
+      rememberId(containers, container)
       return container
     }
 
@@ -165,7 +192,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       containers.destroy(container).pipe(
         Effect.matchEffect({
           onFailure: (error) => Effect.logWarning(`warm pool: ${error.message}; retrying on the next tick`),
-          onSuccess: () => store.remove(container)
+          onSuccess: () => forget(containers, container)
         }),
         tracked(container)
       )
@@ -240,7 +267,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         }
       }).pipe(
         Effect.onExit((exit) =>
-          Exit.isSuccess(exit) ? Effect.void : stopped ? store.remove(container) : retire(containers, container)
+          Exit.isSuccess(exit) ? Effect.void : stopped ? forget(containers, container) : retire(containers, container)
         )
       )
     }
@@ -256,15 +283,15 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       ).pipe(startPermits.withPermits(1), launched(container))
 
     /** Reserves warming slots as `howMany` says, at once, so they count against the cap. */
-    const reserveWarming = (config: WarmPoolConfig, howMany: (counts: SlotCounts) => number) =>
-      store.reserve({ state: "warming", sessionId: null, howMany, newName: newName(config), checkDueAt: 0 })
+    const reserveWarming = (containers: Containers, config: WarmPoolConfig, howMany: (counts: SlotCounts) => number) =>
+      store.reserve({ state: "warming", sessionId: null, howMany, newName: newName(containers, config), checkDueAt: 0 })
 
     /** Starts reserved slots, with bounded parallel starts. */
     const warmAll = (containers: Containers, names: ReadonlyArray<string>, config: WarmPoolConfig) =>
       Effect.forEach(names, (name) => Effect.either(warmOne(containers, name, config)), { concurrency: "unbounded" })
 
     const warm = (containers: Containers, config: WarmPoolConfig, howMany: (counts: SlotCounts) => number) =>
-      Effect.flatMap(reserveWarming(config, howMany), (names) => warmAll(containers, names, config))
+      Effect.flatMap(reserveWarming(containers, config, howMany), (names) => warmAll(containers, names, config))
 
     const refill = (containers: Containers, config: WarmPoolConfig) =>
       warm(containers, config, (counts) => refillNeeded(counts, config))
@@ -272,7 +299,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
     /** Reserves the refills now, in the caller's step, and starts them in the background. */
     const refillInBackground = (containers: Containers, config: WarmPoolConfig) =>
       Effect.flatMap(
-        reserveWarming(config, (counts) => refillNeeded(counts, config)),
+        reserveWarming(containers, config, (counts) => refillNeeded(counts, config)),
         (names) => names.length === 0 ? Effect.void : runInBackground(warmAll(containers, names, config))
       )
 
@@ -321,7 +348,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
           state: "starting",
           sessionId,
           howMany: (counts) => (capacityLeft(counts, config) > 0 ? 1 : 0),
-          newName: newName(config),
+          newName: newName(containers, config),
           checkDueAt: at + config.healthCheckInterval
         })
         if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
@@ -565,13 +592,15 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       )
     )
 
-    const containerStopped = (container: string) =>
+    const containerStopped = (reference: string) =>
       Effect.gen(function*() {
         const config = yield* storedConfig
-        if (config === undefined || inFlight.has(container)) return false
+        if (config === undefined) return false
+        const containers = yield* Effect.orElseSucceed(driver.resolve(config.containerBinding), () => undefined)
+        const container = yield* nameOf(containers, reference)
+        if (inFlight.has(container)) return false
         const slot = yield* store.slot(container)
         if (slot === undefined || slot.state !== "warm" && slot.state !== "acquired") return false
-        const containers = yield* Effect.orElseSucceed(driver.resolve(config.containerBinding), () => undefined)
         yield* store.markStopping(container)
         if (containers === undefined) yield* store.remove(container)
         else yield* runInBackground(stopTracked(containers, container))

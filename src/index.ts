@@ -9,3 +9,9 @@ export { type TickReport, WarmPoolEngine, type WarmPoolEngineService } from "./W
 export { WarmPoolClient, type ContainerStub, type WarmPoolClientService } from "./WarmPoolClient.js"
 export { createWarmPool, type WarmPoolHandle } from "./createWarmPool.js"
 export { WarmPool } from "./WarmPool.js"
+export {
+  containerStoppedNotice,
+  notifyContainerStopped,
+  type NotifyContainerStoppedOptions,
+  type StoppedContainer
+} from "./notifyContainerStopped.js"

@@ -73,6 +73,7 @@ export const makeFakeContainers = (): FakeContainers => {
         return Effect.succeed(status.get(container) ?? "stopped")
       }),
     keepAlive: () => Effect.sync(() => void calls.keepAlives++),
+    idOf: (container) => `id:${container}`,
     destroy: (container) =>
       Effect.suspend(() => {
         calls.destroys++

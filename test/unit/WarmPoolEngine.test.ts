@@ -452,6 +452,21 @@ describe("WarmPoolEngine", () => {
       }))
   })
 
+  it.scoped("containerStopped also finds a container by its Durable Object id, after a restart too", () =>
+    Effect.gen(function*() {
+      const { engine, fake, store } = yield* makeHarness
+      const cfg = config({ minContainers: 0 })
+      const a = yield* engine.getContainer("a", cfg)
+      const b = yield* engine.getContainer("b", cfg)
+      // Unknown ids and names change nothing; the first miss loads the id map, later containers join it.
+      expect(yield* engine.containerStopped("id:nobody")).toBe(false)
+      const c = yield* engine.getContainer("c", cfg)
+      expect(yield* engine.containerStopped(fake.containers.idOf(a))).toBe(true)
+      expect(yield* engine.containerStopped(fake.containers.idOf(c))).toBe(true)
+      yield* engine.settled
+      expect((yield* store.snapshot).slots.map((slot) => slot.container)).toEqual([b])
+    }))
+
   it.scoped("stats equal a recount of the stored rows", () =>
     Effect.gen(function*() {
       const { engine, store } = yield* makeHarness
