@@ -5,7 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import { decodeConfig, MAX_CONTAINERS } from "./Config.js"
+import { decodeRpcConfig, MAX_CONTAINERS } from "./Config.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import type { WarmPoolError } from "./Errors.js"
 import { InvalidArgument } from "./Errors.js"
@@ -58,7 +58,7 @@ export class WarmPool extends DurableObject {
   getContainer(sessionId: unknown, options: unknown): Promise<RpcResult<string>> {
     return this.#run((engine) =>
       Effect.flatMap(
-        Effect.all([validateSessionId(sessionId), decodeConfig(options)]),
+        Effect.all([validateSessionId(sessionId), decodeRpcConfig(options)]),
         ([id, config]) => engine.getContainer(id, config)
       )
     )
@@ -67,20 +67,20 @@ export class WarmPool extends DurableObject {
   releaseContainer(sessionId: unknown, options: unknown): Promise<RpcResult<ReleaseResult>> {
     return this.#run((engine) =>
       Effect.flatMap(
-        Effect.all([validateSessionId(sessionId), decodeConfig(options)]),
+        Effect.all([validateSessionId(sessionId), decodeRpcConfig(options)]),
         ([id, config]) => engine.release(id, config)
       )
     )
   }
 
   stats(options: unknown): Promise<RpcResult<PoolStats>> {
-    return this.#run((engine) => Effect.flatMap(decodeConfig(options), engine.stats))
+    return this.#run((engine) => Effect.flatMap(decodeRpcConfig(options), engine.stats))
   }
 
   warmup(count: unknown, options: unknown): Promise<RpcResult<WarmupResult>> {
     return this.#run((engine) =>
       Effect.flatMap(
-        Effect.all([validateCount("warmup", count), decodeConfig(options)]),
+        Effect.all([validateCount("warmup", count), decodeRpcConfig(options)]),
         ([n, config]) => engine.warmup(n, config)
       )
     )
@@ -88,7 +88,7 @@ export class WarmPool extends DurableObject {
 
   shutdown(options?: unknown): Promise<RpcResult<ShutdownResult>> {
     return this.#run((engine) =>
-      Effect.flatMap(options === undefined ? Effect.succeed(undefined) : decodeConfig(options), engine.shutdown)
+      Effect.flatMap(options === undefined ? Effect.succeed(undefined) : decodeRpcConfig(options), engine.shutdown)
     )
   }
 
