@@ -148,17 +148,21 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       if (namesByIdLoaded) namesById.set(containers.idOf(container), container)
     }
     const forget = (containers: Containers, container: string) =>
-      Effect.zipRight(store.remove(container), Effect.sync(() => void namesById.delete(containers.idOf(container))))
+      Effect.zipRight(
+        store.remove(container),
+        Effect.sync(() => void (namesByIdLoaded && namesById.delete(containers.idOf(container))))
+      )
     const nameOf = (containers: Containers | undefined, reference: string) =>
       Effect.gen(function*() {
         if ((yield* store.slot(reference)) !== undefined || containers === undefined) return reference
         if (!namesByIdLoaded) {
-          for (const state of ["warm", "acquired"] as const) {
+          // Set first, so containers named while the slots are read are remembered too.
+          namesByIdLoaded = true
+          for (const state of ["warming", "starting", "warm", "acquired"] as const) {
             for (const slot of yield* store.inState(state, MAX_CONTAINERS)) {
               namesById.set(containers.idOf(slot.container), slot.container)
             }
           }
-          namesByIdLoaded = true
         }
         return namesById.get(reference) ?? reference
       })

@@ -414,12 +414,25 @@ export const runScenario = (scenario: Scenario, counter: { steps: number }) => {
             expect(yield* world.store.snapshot).toEqual({ slots: [], leases: [] })
           }
           yield* resync(world, model)
-          model.overWarmed = false
+          if (Exit.isSuccess(exit)) model.overWarmed = false
           break
         }
         case "stats": {
           const exit = yield* Effect.exit(world.engine.stats(config))
-          if (Exit.isSuccess(exit)) expect(exit.value.total).toBeLessThanOrEqual(config.maxContainers)
+          if (Exit.isSuccess(exit)) {
+            // Read with no yield in between: nothing can change the rows after stats() returned.
+            const { leases, slots } = yield* world.store.snapshot
+            const count = (...states: ReadonlyArray<string>) => slots.filter((s) => states.includes(s.state)).length
+            expect(exit.value, `${step}: stats() equals a recount of the stored rows`).toMatchObject({
+              warm: count("warm"),
+              acquired: count("acquired"),
+              warming: count("warming", "starting"),
+              stopping: count("stopping"),
+              total: slots.length,
+              sessions: leases.length
+            })
+            expect(exit.value.total).toBeLessThanOrEqual(config.maxContainers)
+          }
           break
         }
         case "advance":

@@ -9,6 +9,8 @@ import { assertProperty } from "../support/PoolModel.js"
 
 const fixedSeed = 20_260_301
 const randomSeed = Number(process.env.MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31))
+/** Scenarios for the random seed; raise it (MODEL_RUNS=2000) for a longer soak. */
+const randomRuns = Number(process.env.MODEL_RUNS ?? 150)
 
 describe("model-based: the pool against a model of its contract", () => {
   it("holds every invariant over 10,000 generated steps (fixed seed)", { timeout: 120_000 }, async () => {
@@ -20,9 +22,9 @@ describe("model-based: the pool against a model of its contract", () => {
     expect(report).toContain(`**${steps.toLocaleString("en-US")} generated steps with a fixed seed**`)
   })
 
-  it(`holds every invariant for a random seed (${randomSeed}; set MODEL_SEED to replay)`, { timeout: 120_000 }, async () => {
-    const steps = await assertProperty({ seed: randomSeed, runs: 150, steps: { min: 20, max: 60 } })
+  it(`holds every invariant for a random seed (${randomSeed}; set MODEL_SEED to replay)`, { timeout: 600_000 }, async () => {
+    const steps = await assertProperty({ seed: randomSeed, runs: randomRuns, steps: { min: 20, max: 60 } })
     console.info(`model-based: ${steps} generated steps, seed ${randomSeed}`)
-    expect(steps).toBeGreaterThanOrEqual(4_000)
+    expect(steps).toBeGreaterThanOrEqual(randomRuns * 20)
   })
 })
