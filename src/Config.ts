@@ -91,10 +91,18 @@ export const defaults: WarmPoolConfig = Schema.decodeUnknownSync(WarmPoolConfig)
 
 const decode = Schema.decodeUnknownEither(WarmPoolConfig, { onExcessProperty: "error", errors: "first" })
 
+/** Field names come from the caller (an unknown key can be megabytes long): errors quote at most this much. */
+const MAX_FIELD_LENGTH = 64
+
+const fieldName = (path: ReadonlyArray<PropertyKey>): string => {
+  const field = path.map(String).join(".")
+  return field.length <= MAX_FIELD_LENGTH ? field : `${field.slice(0, MAX_FIELD_LENGTH)}… (${field.length} characters)`
+}
+
 const toInvalidConfig = (error: ParseResult.ParseError): InvalidConfig => {
   const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
   if (issue === undefined) return new InvalidConfig({ field: "config", reason: "is invalid" })
-  const field = issue.path.length > 0 ? issue.path.map(String).join(".") : "config"
+  const field = issue.path.length > 0 ? fieldName(issue.path) : "config"
   if (issue._tag === "Unexpected") return new InvalidConfig({ field, reason: "is not a known option" })
   if (issue.path.length === 0) {
     return new InvalidConfig({ field, reason: `must be an object, got ${describe(error.issue.actual)}` })
@@ -108,6 +116,15 @@ export const decodeConfig = (options: unknown): Effect.Effect<WarmPoolConfig, In
     onLeft: (error) => Effect.fail(toInvalidConfig(error)),
     onRight: Effect.succeed
   })
+
+/**
+ * Validates a config sent over RPC. Unlike `decodeConfig`, a missing config is an error: the
+ * client always sends the full config, so a caller that leaves it out must not get a default pool.
+ */
+export const decodeRpcConfig = (options: unknown): Effect.Effect<WarmPoolConfig, InvalidConfig> =>
+  options === undefined
+    ? Effect.fail(new InvalidConfig({ field: "config", reason: "must be an object, got undefined" }))
+    : decodeConfig(options)
 
 /**
  * A stable text form of what the pool itself uses, to persist the config and to notice when it changes.

@@ -25,6 +25,8 @@ export interface Containers {
   /** Resets the container's `sleepAfter` timer. */
   readonly keepAlive: (container: string) => Effect.Effect<void, ContainerCallFailed>
   readonly destroy: (container: string) => Effect.Effect<void, ContainerCallFailed>
+  /** The container's Durable Object id, as `ctx.id.toString()` shows it inside the container. */
+  readonly idOf: (container: string) => string
 }
 
 export interface ContainerDriverService {
@@ -59,7 +61,8 @@ export const containersOf = (namespace: DurableObjectNamespace): Containers => {
     status: (container) => Effect.map(call(container, "getState", (s) => s.getState()), (state) => state.status),
     keepAlive: (container) =>
       Effect.asVoid(call(container, "renewActivityTimeout", async (s) => s.renewActivityTimeout())),
-    destroy: (container) => Effect.asVoid(call(container, "destroy", (s) => s.destroy()))
+    destroy: (container) => Effect.asVoid(call(container, "destroy", (s) => s.destroy())),
+    idOf: (container) => namespace.idFromName(container).toString()
   }
 }
 

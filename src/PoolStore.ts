@@ -31,6 +31,9 @@ export interface Released {
 export interface PoolStoreService {
   readonly loadConfig: Effect.Effect<string | undefined>
   readonly saveConfig: (key: string) => Effect.Effect<void>
+  /** Whether the pool was shut down and not used since; it survives restarts of the Durable Object. */
+  readonly dormant: Effect.Effect<boolean>
+  readonly setDormant: (dormant: boolean) => Effect.Effect<void>
   readonly counts: Effect.Effect<SlotCounts>
   readonly startFailures: Effect.Effect<number>
   readonly recordStartFailure: Effect.Effect<void>
@@ -41,8 +44,15 @@ export interface PoolStoreService {
   readonly assignWarm: (sessionId: string, terms: LeaseTerms) => Effect.Effect<string | undefined>
   /** Adds `howMany(counts)` new slots; returns their container names. */
   readonly reserve: (request: ReserveRequest) => Effect.Effect<ReadonlyArray<string>>
-  /** A started `warming` (or orphaned `starting`) slot becomes warm; false when it is no longer tracked. */
-  readonly promote: (container: string, checkDueAt: number) => Effect.Effect<boolean>
+  /**
+   * A started `warming` (or orphaned `starting`) slot becomes warm; false when it is no longer tracked,
+   * or when `accept`, asked against the counts inside the same step, says no.
+   */
+  readonly promote: (
+    container: string,
+    checkDueAt: number,
+    accept?: (counts: SlotCounts) => boolean
+  ) => Effect.Effect<boolean>
   /** A started `starting` slot becomes its session's, with a lease; false when it is no longer tracked. */
   readonly bind: (container: string, sessionId: string, terms: LeaseTerms) => Effect.Effect<boolean>
   /** Ends a session's lease; its slot goes warm or stopping, as `decide` says against the counts. */
@@ -85,6 +95,7 @@ export const makeMemoryStore = (): PoolStoreService => {
   const leases = new Map<string, Lease>()
   const counts: Record<keyof SlotCounts, number> = { ...emptyCounts }
   let config: string | undefined
+  let dormant = false
   let startFailures = 0
 
   const freeze = (slot: MutableSlot): Slot => ({ ...slot })
@@ -111,6 +122,8 @@ export const makeMemoryStore = (): PoolStoreService => {
   return {
     loadConfig: Effect.sync(() => config),
     saveConfig: (key) => Effect.sync(() => void (config = key)),
+    dormant: Effect.sync(() => dormant),
+    setDormant: (value) => Effect.sync(() => void (dormant = value)),
     counts: Effect.sync(() => ({ ...counts })),
     startFailures: Effect.sync(() => startFailures),
     recordStartFailure: Effect.sync(() => void startFailures++),
@@ -155,10 +168,11 @@ export const makeMemoryStore = (): PoolStoreService => {
         }
         return names
       }),
-    promote: (container, checkDueAt) =>
+    promote: (container, checkDueAt, accept) =>
       Effect.sync(() => {
         const slot = slots.get(container)
         if (slot === undefined || (slot.state !== "warming" && slot.state !== "starting")) return false
+        if (accept !== undefined && !accept({ ...counts })) return false
         setState(slot, "warm")
         slot.sessionId = null
         slot.checkDueAt = checkDueAt

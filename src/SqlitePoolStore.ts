@@ -132,6 +132,11 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
     loadConfig: atomic(() => one<{ value: string }>(`SELECT value FROM wp_meta WHERE key = 'config'`)?.value),
     saveConfig: (key) =>
       atomic(() => void sql.exec(`INSERT OR REPLACE INTO wp_meta (key, value) VALUES ('config', ?)`, key)),
+    dormant: atomic(() => one<{ value: string }>(`SELECT value FROM wp_meta WHERE key = 'dormant'`)?.value === "1"),
+    setDormant: (dormant) =>
+      atomic(() =>
+        void sql.exec(`INSERT OR REPLACE INTO wp_meta (key, value) VALUES ('dormant', ?)`, dormant ? "1" : "0")
+      ),
     counts: atomic(readCounts),
     startFailures: atomic(() => one<{ n: number }>(`SELECT n FROM wp_counts WHERE key = 'startFailures'`)?.n ?? 0),
     recordStartFailure: atomic(() => void sql.exec(`UPDATE wp_counts SET n = n + 1 WHERE key = 'startFailures'`)),
@@ -177,15 +182,16 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
         }
         return names
       }),
-    promote: (container, checkDueAt) =>
-      atomic(() =>
-        sql.exec(
+    promote: (container, checkDueAt, accept) =>
+      atomic(() => {
+        if (accept !== undefined && !accept(readCounts())) return false
+        return sql.exec(
           `UPDATE wp_slots SET state = 'warm', session_id = NULL, check_due_at = ?
            WHERE container = ? AND state IN ('warming', 'starting')`,
           checkDueAt,
           container
         ).rowsWritten > 0
-      ),
+      }),
     bind: (container, sessionId, terms) =>
       atomic(() => {
         const slot = readSlot(container)

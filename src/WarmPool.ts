@@ -6,7 +6,7 @@
 import { DurableObject } from "cloudflare:workers"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import type { WarmPoolConfig } from "./Config.js"
-import { decodeConfig, MAX_CONTAINERS } from "./Config.js"
+import { decodeRpcConfig, MAX_CONTAINERS } from "./Config.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import type { WarmPoolError } from "./Errors.js"
 import { InvalidArgument } from "./Errors.js"
@@ -34,7 +34,7 @@ const validateContainerName = (container: unknown): Effect.Effect<string, Invali
       new InvalidArgument({
         method: "containerStopped",
         argument: "container",
-        reason: "must be a container name the pool generated"
+        reason: "must be a container name the pool generated, or a container's Durable Object id"
       })
     )
 
@@ -65,7 +65,7 @@ export class WarmPool extends DurableObject {
   getContainer(sessionId: unknown, options: unknown): Promise<RpcResult<Grant>> {
     return this.#run((engine) =>
       Effect.flatMap(
-        Effect.all([validateSessionId(sessionId), decodeConfig(options)]),
+        Effect.all([validateSessionId(sessionId), decodeRpcConfig(options)]),
         ([id, config]) => Effect.map(engine.getContainer(id, config), (container) => grantOf(container, config))
       )
     )
@@ -75,7 +75,7 @@ export class WarmPool extends DurableObject {
   renewLease(sessionId: unknown, options: unknown): Promise<RpcResult<Grant | null>> {
     return this.#run((engine) =>
       Effect.flatMap(
-        Effect.all([validateSessionId(sessionId), decodeConfig(options)]),
+        Effect.all([validateSessionId(sessionId), decodeRpcConfig(options)]),
         ([id, config]) =>
           Effect.map(engine.renew(id, config), (container) => container === undefined ? null : grantOf(container, config))
       )
@@ -85,20 +85,20 @@ export class WarmPool extends DurableObject {
   releaseContainer(sessionId: unknown, options: unknown): Promise<RpcResult<ReleaseResult>> {
     return this.#run((engine) =>
       Effect.flatMap(
-        Effect.all([validateSessionId(sessionId), decodeConfig(options)]),
+        Effect.all([validateSessionId(sessionId), decodeRpcConfig(options)]),
         ([id, config]) => engine.release(id, config)
       )
     )
   }
 
   stats(options: unknown): Promise<RpcResult<PoolStats>> {
-    return this.#run((engine) => Effect.flatMap(decodeConfig(options), engine.stats))
+    return this.#run((engine) => Effect.flatMap(decodeRpcConfig(options), engine.stats))
   }
 
   warmup(count: unknown, options: unknown): Promise<RpcResult<WarmupResult>> {
     return this.#run((engine) =>
       Effect.flatMap(
-        Effect.all([validateCount("warmup", count), decodeConfig(options)]),
+        Effect.all([validateCount("warmup", count), decodeRpcConfig(options)]),
         ([n, config]) => engine.warmup(n, config)
       )
     )
@@ -106,7 +106,7 @@ export class WarmPool extends DurableObject {
 
   shutdown(options?: unknown): Promise<RpcResult<ShutdownResult>> {
     return this.#run((engine) =>
-      Effect.flatMap(options === undefined ? Effect.succeed(undefined) : decodeConfig(options), engine.shutdown)
+      Effect.flatMap(options === undefined ? Effect.succeed(undefined) : decodeRpcConfig(options), engine.shutdown)
     )
   }
 

@@ -5,7 +5,7 @@
  */
 import { Clock, Context, Duration, Effect, Either, Exit, FiberSet, Layer, Schedule } from "effect"
 import type { WarmPoolConfig } from "./Config.js"
-import { configKey, decodeConfig } from "./Config.js"
+import { configKey, decodeConfig, MAX_CONTAINERS } from "./Config.js"
 import type { ContainerCallFailed, Containers } from "./ContainerDriver.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import type { InvalidContainerBinding } from "./Errors.js"
@@ -76,7 +76,10 @@ export interface WarmPoolEngineService {
   readonly shutdown: (config: WarmPoolConfig | undefined) => Effect.Effect<ShutdownResult, InvalidContainerBinding>
   /** One alarm tick: expire leases, repair orphans, health-check, refill, re-arm. */
   readonly tick: Effect.Effect<TickReport>
-  /** A container reported that it stopped: drop its slot now rather than at the next health check. */
+  /**
+   * A container reported that it stopped: drop its slot now rather than at the next health check.
+   * `container` is its name, or its Durable Object id (`ctx.id.toString()`), which a container always knows.
+   */
   readonly containerStopped: (container: string) => Effect.Effect<boolean>
   /** Waits until background refills and stops have finished. */
   readonly settled: Effect.Effect<void>
@@ -93,13 +96,28 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
     const background = yield* FiberSet.make<unknown, unknown>()
     const startPermits = yield* Effect.makeSemaphore(limits.startConcurrency)
     const flights = SingleFlight.make<string>()
-    // Containers this instance is starting or stopping right now; anything else in
-    // a transitional state was left by an earlier instance and is repaired by the tick.
-    const inFlight = new Set<string>()
+    // Containers this instance is starting or stopping right now, with how many operations
+    // hold each; anything else in a transitional state was left by an earlier instance and
+    // is repaired by the tick.
+    const inFlight = new Map<string, number>()
+    const enter = (container: string) => void inFlight.set(container, (inFlight.get(container) ?? 0) + 1)
+    const leave = (container: string) => {
+      const n = (inFlight.get(container) ?? 1) - 1
+      if (n <= 0) inFlight.delete(container)
+      else inFlight.set(container, n)
+    }
 
     let current: { readonly config: WarmPoolConfig; readonly key: string } | undefined
     let alarmArmed: boolean | undefined
-    let dormant = false
+    // Persisted: after a shutdown, a restarted instance must not warm the pool up again.
+    let dormant: boolean | undefined
+    const isDormant = Effect.suspend(() =>
+      dormant === undefined ? Effect.tap(store.dormant, (value) => void (dormant = value)) : Effect.succeed(dormant)
+    )
+    const setDormant = (value: boolean) =>
+      Effect.suspend(() =>
+        dormant === value ? Effect.void : Effect.tap(store.setDormant(value), () => void (dormant = value))
+      )
 
     const useConfig = (config: WarmPoolConfig) =>
       Effect.suspend(() => {
@@ -129,21 +147,70 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       )
     })
 
-    /** Names a new container and marks it in flight inside the reserving step, so no tick sees an orphan. */
-    const newName = (config: WarmPoolConfig) => () => {
+    // Container names by Durable Object id, for notices that carry only the id. Filled from the
+    // stored slots once per instance, then kept current as the pool names new containers.
+    const namesById = new Map<string, string>()
+    let namesByIdLoaded = false
+    const rememberId = (containers: Containers, container: string) => {
+      if (namesByIdLoaded) namesById.set(containers.idOf(container), container)
+    }
+    const forget = (containers: Containers, container: string) =>
+      Effect.zipRight(
+        store.remove(container),
+        Effect.sync(() => void (namesByIdLoaded && namesById.delete(containers.idOf(container))))
+      )
+    const nameOf = (containers: Containers | undefined, reference: string) =>
+      Effect.gen(function*() {
+        if ((yield* store.slot(reference)) !== undefined || containers === undefined) return reference
+        if (!namesByIdLoaded) {
+          // Set first, so containers named while the slots are read are remembered too.
+          namesByIdLoaded = true
+          for (const state of ["warming", "starting", "warm", "acquired"] as const) {
+            for (const slot of yield* store.inState(state, MAX_CONTAINERS)) {
+              namesById.set(containers.idOf(slot.container), slot.container)
+            }
+          }
+        }
+        return namesById.get(reference) ?? reference
+      })
+
+    /**
+     * Names a new container and marks it in flight inside the reserving step, so no tick sees an orphan.
+     * Whoever reserved it leaves with `launched`, whatever happens.
+     */
+    const newName = (containers: Containers, config: WarmPoolConfig) => () => {
       const container = `${config.name}-${crypto.randomUUID()}`
-      inFlight.add(container)
+      enter(container)
+      rememberId(containers, container)
       return container
     }
 
     const tracked = (container: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.acquireUseRelease(
-        Effect.sync(() => inFlight.add(container)),
+        Effect.sync(() => enter(container)),
         () => effect,
-        () => Effect.sync(() => inFlight.delete(container))
+        () => Effect.sync(() => leave(container))
       )
 
+    const launched = (container: string) => Effect.ensuring(Effect.sync(() => leave(container)))
+
     const runInBackground = <A, E>(effect: Effect.Effect<A, E>) => Effect.asVoid(FiberSet.run(background, effect))
+
+    // Stopping
+
+    /** Destroys a stopping container and forgets it; if the destroy fails, the tick's repair retries it. */
+    const stopTracked = (containers: Containers, container: string) =>
+      containers.destroy(container).pipe(
+        Effect.matchEffect({
+          onFailure: (error) => Effect.logWarning(`warm pool: ${error.message}; retrying on the next tick`),
+          onSuccess: () => forget(containers, container)
+        }),
+        tracked(container)
+      )
+
+    /** Takes a container out of service for good: its slot goes stopping, then away. */
+    const retire = (containers: Containers, container: string) =>
+      store.markStopping(container).pipe(Effect.zipRight(stopTracked(containers, container)))
 
     // Starting
 
@@ -154,54 +221,67 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         Schedule.intersect(Schedule.recurs(config.startRetries))
       )
 
-    /** One start attempt; a failed, timed-out or interrupted attempt destroys what it began. */
-    const startAttempt = (containers: Containers, container: string, config: WarmPoolConfig) =>
+    /**
+     * One start attempt; a failed, timed-out or interrupted attempt destroys what it began
+     * and reports whether that destroy succeeded.
+     */
+    const startAttempt = (
+      containers: Containers,
+      container: string,
+      config: WarmPoolConfig,
+      onDestroyed: (ok: boolean) => void
+    ) =>
       containers.start(container, config.ports).pipe(
         Effect.timeoutFail({
           duration: Duration.millis(config.startupTimeout),
           onTimeout: () => ({ reason: `not ready within startupTimeout (${config.startupTimeout} ms)` })
         }),
         Effect.tapError(() => store.recordStartFailure),
-        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.ignore(containers.destroy(container)))
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit)
+            ? Effect.void
+            : Effect.flatMap(Effect.exit(containers.destroy(container)), (destroyed) =>
+              Effect.sync(() => onDestroyed(Exit.isSuccess(destroyed))))
+        )
       )
 
     /**
      * Starts a container as a scoped resource and hands it over with `handOver`.
-     * Until the hand-over succeeds, any failure or interruption destroys the container.
+     * Until the hand-over succeeds, any failure or interruption stops the container;
+     * its slot is removed only once the stop succeeded, so nothing is left running untracked.
      */
     const launch = (
       containers: Containers,
       container: string,
       config: WarmPoolConfig,
       handOver: Effect.Effect<boolean>
-    ): Effect.Effect<void, ContainerStartFailed> =>
-      Effect.scoped(Effect.gen(function*() {
-        // Attempts clean up after themselves; once one succeeded, the scope owns the container.
-        let started = false
-        yield* Effect.addFinalizer((exit) =>
-          Exit.isFailure(exit) && started ? Effect.ignore(containers.destroy(container)) : Effect.void
-        )
+    ): Effect.Effect<void, ContainerStartFailed> => {
+      // Whether the last failed attempt destroyed what it began; otherwise the container must still be stopped.
+      let stopped = false
+      return Effect.gen(function*() {
         let attempts = 0
         yield* Effect.suspend(() => {
           attempts++
-          return startAttempt(containers, container, config)
+          stopped = false
+          return startAttempt(containers, container, config, (ok) => void (stopped = ok))
         }).pipe(
           Effect.retry(retrySchedule(config)),
           Effect.mapError((error: ContainerCallFailed | { readonly reason: string }) =>
             new ContainerStartFailed({ attempts, reason: error.reason })
           )
         )
-        started = true
         if (!(yield* handOver)) {
           return yield* new ContainerStartFailed({
             attempts,
             reason: "the pool stopped tracking the container while it started (shutdown)"
           })
         }
-      })).pipe(
-        Effect.onExit((exit) => Exit.isFailure(exit) ? store.remove(container) : Effect.void),
-        tracked(container)
+      }).pipe(
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit) ? Effect.void : stopped ? forget(containers, container) : retire(containers, container)
+        )
       )
+    }
 
     const now = Clock.currentTimeMillis
 
@@ -217,18 +297,18 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         container,
         config,
         Effect.flatMap(now, (t) => store.promote(container, t + config.healthCheckInterval))
-      ).pipe(startPermits.withPermits(1))
+      ).pipe(startPermits.withPermits(1), launched(container))
 
     /** Reserves warming slots as `howMany` says, at once, so they count against the cap. */
-    const reserveWarming = (config: WarmPoolConfig, howMany: (counts: SlotCounts) => number) =>
-      store.reserve({ state: "warming", sessionId: null, howMany, newName: newName(config), checkDueAt: 0 })
+    const reserveWarming = (containers: Containers, config: WarmPoolConfig, howMany: (counts: SlotCounts) => number) =>
+      store.reserve({ state: "warming", sessionId: null, howMany, newName: newName(containers, config), checkDueAt: 0 })
 
     /** Starts reserved slots, with bounded parallel starts. */
     const warmAll = (containers: Containers, names: ReadonlyArray<string>, config: WarmPoolConfig) =>
       Effect.forEach(names, (name) => Effect.either(warmOne(containers, name, config)), { concurrency: "unbounded" })
 
     const warm = (containers: Containers, config: WarmPoolConfig, howMany: (counts: SlotCounts) => number) =>
-      Effect.flatMap(reserveWarming(config, howMany), (names) => warmAll(containers, names, config))
+      Effect.flatMap(reserveWarming(containers, config, howMany), (names) => warmAll(containers, names, config))
 
     const refill = (containers: Containers, config: WarmPoolConfig) =>
       warm(containers, config, (counts) => refillNeeded(counts, config))
@@ -236,23 +316,14 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
     /** Reserves the refills now, in the caller's step, and starts them in the background. */
     const refillInBackground = (containers: Containers, config: WarmPoolConfig) =>
       Effect.flatMap(
-        reserveWarming(config, (counts) => refillNeeded(counts, config)),
+        reserveWarming(containers, config, (counts) => refillNeeded(counts, config)),
         (names) => names.length === 0 ? Effect.void : runInBackground(warmAll(containers, names, config))
       )
 
-    // Stopping
-
-    const stopTracked = (containers: Containers, container: string) =>
-      Effect.ignore(containers.destroy(container)).pipe(
-        Effect.zipRight(store.remove(container)),
-        tracked(container)
-      )
-
-    /** Takes a container out of service for good: its slot goes stopping, then away. */
-    const retire = (containers: Containers, container: string) =>
-      store.markStopping(container).pipe(Effect.zipRight(stopTracked(containers, container)))
-
     // Alarm
+
+    /** How soon the alarm retries after a failure: soon, but never sooner than needed. */
+    const retryDelay = (config: WarmPoolConfig) => Math.min(config.healthCheckInterval, 5_000)
 
     const arm = (at: number) => Effect.zipRight(alarm.set(at), Effect.sync(() => void (alarmArmed = true)))
     const disarm = Effect.zipRight(alarm.clear, Effect.sync(() => void (alarmArmed = false)))
@@ -260,7 +331,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
     /** The first use of an idle pool arms the alarm and (unless told not to) starts warming toward `minContainers`. */
     const activate = (containers: Containers, config: WarmPoolConfig, options: { readonly refill: boolean }) =>
       Effect.gen(function*() {
-        dormant = false
+        yield* setDormant(false)
         if (alarmArmed === undefined) alarmArmed = (yield* alarm.get) !== null
         if (alarmArmed) return
         yield* arm((yield* now) + config.healthCheckInterval)
@@ -297,7 +368,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
           state: "starting",
           sessionId,
           howMany: (counts) => (capacityLeft(counts, config) > 0 ? 1 : 0),
-          newName: newName(config),
+          newName: newName(containers, config),
           checkDueAt: at + config.healthCheckInterval
         })
         if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
@@ -306,7 +377,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
           container,
           config,
           Effect.flatMap(now, (t) => store.bind(container, sessionId, termsAt(t, config)))
-        )
+        ).pipe(launched(container))
         yield* refillInBackground(containers, config)
         return container
       })
@@ -328,6 +399,9 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
           yield* store.markStopping(lease.container)
           yield* runInBackground(stopTracked(containers, lease.container))
         }
+        // The alarm is armed before anything starts, so a start cut short by a reset is repaired.
+        // Pre-warming comes after the assignment (assign refills), so it never takes the capacity this request needs.
+        yield* activate(containers, config, { refill: false })
         let assignedHere = false
         const container = yield* flights.run(
           sessionId,
@@ -341,8 +415,6 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
             return yield* getContainer(sessionId, config)
           }
         }
-        // After the assignment, so pre-warming never takes the capacity this request needs.
-        yield* activate(containers, config, { refill: true })
         return container
       })
 
@@ -400,9 +472,11 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
     const shutdown = (config: WarmPoolConfig | undefined) =>
       Effect.gen(function*() {
         const known = config ?? (yield* storedConfig)
-        dormant = true
-        yield* disarm
-        if (known === undefined) return { stopped: 0 }
+        yield* setDormant(true)
+        if (known === undefined) {
+          yield* disarm
+          return { stopped: 0 }
+        }
         const containers = yield* useConfig(known)
         const names = yield* store.markAllStopping
         // Interrupting background starts runs their finalizers, which destroy what they began.
@@ -411,6 +485,9 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
           concurrency: limits.callConcurrency,
           discard: true
         })
+        // A stop that failed stays tracked as stopping: the alarm stays armed to retry it.
+        if (totalContainers(yield* store.counts) === 0) yield* disarm
+        else yield* arm((yield* now) + retryDelay(known))
         return { stopped: names.length }
       })
 
@@ -443,17 +520,29 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
     const repairStep = (containers: Containers, config: WarmPoolConfig, at: number) =>
       Effect.gen(function*() {
         const starting = [...(yield* orphans("warming")), ...(yield* orphans("starting"))]
-        const adopted = yield* Effect.forEach(starting, (slot) =>
-          Effect.if(isDead(containers, slot.container), {
-            onTrue: () => Effect.as(retire(containers, slot.container), false),
-            onFalse: () => store.promote(slot.container, at + config.healthCheckInterval)
-          }), { concurrency: limits.callConcurrency })
         const stopping = yield* orphans("stopping")
-        yield* Effect.forEach(stopping, (slot) => stopTracked(containers, slot.container), {
-          concurrency: limits.callConcurrency,
-          discard: true
+        const dead = yield* Effect.forEach(starting, (slot) => isDead(containers, slot.container), {
+          concurrency: limits.callConcurrency
         })
-        return { adopted: adopted.filter(Boolean).length, stopped: starting.length - adopted.filter(Boolean).length + stopping.length }
+        // Decided one by one: a running orphan joins the warm set only while it is short, counting
+        // neither itself nor the orphans still undecided, so adoption never overfills it.
+        let undecided = starting.filter((slot) => slot.state === "warming").length
+        const adoptWhileShort = (counts: SlotCounts) => counts.warm + counts.warming - undecided < config.minContainers
+        const toStop: Array<string> = []
+        let adopted = 0
+        for (const [i, slot] of starting.entries()) {
+          const promoted = !dead[i] &&
+            (yield* store.promote(slot.container, at + config.healthCheckInterval, adoptWhileShort))
+          if (slot.state === "warming") undecided--
+          if (promoted) adopted++
+          else {
+            yield* store.markStopping(slot.container)
+            toStop.push(slot.container)
+          }
+        }
+        yield* Effect.forEach([...toStop, ...stopping.map((slot) => slot.container)], (container) =>
+          stopTracked(containers, container), { concurrency: limits.callConcurrency, discard: true })
+        return { adopted, stopped: toStop.length + stopping.length }
       })
 
     const healthStep = (containers: Containers, config: WarmPoolConfig, at: number) =>
@@ -474,12 +563,17 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         return { dead: dead.filter(Boolean).length, backlog: due.length === limits.tickPage }
       })
 
-    const tick: Effect.Effect<TickReport> = Effect.gen(function*() {
+    const idleReport = { expired: 0, dead: 0, adopted: 0, stopped: 0, refilled: 0 }
+
+    const tickSteps: Effect.Effect<TickReport> = Effect.gen(function*() {
       const config = yield* storedConfig
       if (config === undefined) {
         yield* disarm
-        return { expired: 0, dead: 0, adopted: 0, stopped: 0, refilled: 0, failures: [], nextAlarm: null }
+        return { ...idleReport, failures: [], nextAlarm: null }
       }
+      // A safety net first: should this tick be cut short by a reset, the alarm still fires again.
+      yield* arm((yield* now) + retryDelay(config))
+      const sleeping = yield* isDormant
       const failures: Array<string> = []
       let backlog = false
       const step = <A>(name: string, effect: Effect.Effect<A, unknown>, fallback: A) =>
@@ -494,17 +588,22 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
 
       const rearm = Effect.gen(function*() {
         const counts = yield* store.counts
-        const idle = totalContainers(counts) === 0 && counts.sessions === 0 && config.minContainers === 0
-        if (dormant || idle) {
+        const nothingHeld = totalContainers(counts) === 0 && counts.sessions === 0
+        if (nothingHeld && (sleeping || config.minContainers === 0)) {
           yield* disarm
           return null
         }
         // A failed step or a backlog retries soon rather than a whole interval later.
-        const delay = backlog ? 0 : failures.length > 0 ? Math.min(config.healthCheckInterval, 5_000) : config.healthCheckInterval
+        const delay = backlog ? 0 : failures.length > 0 ? retryDelay(config) : config.healthCheckInterval
         const at = (yield* now) + delay
         yield* arm(at)
         return at
-      }).pipe(Effect.catchAllCause(() => Effect.as(Effect.flatMap(now, (t) => arm(t + 5_000)), null)))
+      }).pipe(Effect.catchAllCause((cause) =>
+        Effect.sync(() => void failures.push("re-arm")).pipe(
+          Effect.zipRight(Effect.logWarning("warm pool alarm: re-arm failed; the safety alarm stands", cause)),
+          Effect.zipRight(Effect.flatMap(now, (t) => Effect.as(Effect.exit(arm(t + retryDelay(config))), t + retryDelay(config))))
+        )
+      ))
 
       const work = Effect.gen(function*() {
         const containers = yield* driver.resolve(config.containerBinding)
@@ -514,29 +613,44 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         const repaired = yield* step("orphan repair", repairStep(containers, config, at), { adopted: 0, stopped: 0 })
         const health = yield* step("health check", healthStep(containers, config, at), { dead: 0, backlog: false })
         if (health.backlog) backlog = true
-        const refilled = yield* step(
+        // A shut-down pool only finishes its stops; it warms up again when next used.
+        const refilled = sleeping ? 0 : yield* step(
           "refill",
           Effect.map(refill(containers, config), (results) => results.filter(Either.isRight).length),
           0
         )
         return { expired, dead: health.dead, adopted: repaired.adopted, stopped: repaired.stopped, refilled }
       })
-      const done = yield* step("container binding", work, { expired: 0, dead: 0, adopted: 0, stopped: 0, refilled: 0 })
+      const done = yield* step("container binding", work, idleReport)
       const nextAlarm = yield* rearm
       return { ...done, failures, nextAlarm }
     })
 
-    const containerStopped = (container: string) =>
+    /** Never fails: whatever throws (a storage error reading the config), the alarm is re-armed to retry soon. */
+    const tick: Effect.Effect<TickReport> = tickSteps.pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.gen(function*() {
+          yield* Effect.logWarning("warm pool alarm: tick failed; retrying soon", cause)
+          const at = (yield* now) + 5_000
+          const armed = yield* Effect.exit(arm(at))
+          return { ...idleReport, failures: ["tick"], nextAlarm: Exit.isSuccess(armed) ? at : null }
+        })
+      )
+    )
+
+    const containerStopped = (reference: string) =>
       Effect.gen(function*() {
         const config = yield* storedConfig
-        if (config === undefined || inFlight.has(container)) return false
+        if (config === undefined) return false
+        const containers = yield* Effect.orElseSucceed(driver.resolve(config.containerBinding), () => undefined)
+        const container = yield* nameOf(containers, reference)
+        if (inFlight.has(container)) return false
         const slot = yield* store.slot(container)
         if (slot === undefined || slot.state !== "warm" && slot.state !== "acquired") return false
-        const containers = yield* Effect.orElseSucceed(driver.resolve(config.containerBinding), () => undefined)
         yield* store.markStopping(container)
         if (containers === undefined) yield* store.remove(container)
         else yield* runInBackground(stopTracked(containers, container))
-        if (containers !== undefined && !dormant) yield* refillInBackground(containers, config)
+        if (containers !== undefined && !(yield* isDormant)) yield* refillInBackground(containers, config)
         return true
       })
 

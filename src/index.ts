@@ -10,3 +10,9 @@ export { WarmPoolClient, type ContainerStub, type WarmPoolClientService } from "
 export * as StickyCache from "./StickyCache.js"
 export { createWarmPool, type WarmPoolHandle } from "./createWarmPool.js"
 export { WarmPool } from "./WarmPool.js"
+export {
+  containerStoppedNotice,
+  notifyContainerStopped,
+  type NotifyContainerStoppedOptions,
+  type StoppedContainer
+} from "./notifyContainerStopped.js"

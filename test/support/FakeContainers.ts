@@ -25,6 +25,8 @@ export interface FakeContainers {
     hangStarts: boolean
     /** `getState()` fails. */
     statusFails: boolean
+    /** `destroy()` fails (the container keeps running). */
+    destroyFails: boolean
   }
   readonly calls: { starts: number; destroys: number; keepAlives: number; statusChecks: number }
   /** Containers currently running. */
@@ -38,9 +40,13 @@ export const makeFakeContainers = (): FakeContainers => {
     startDelay: Duration.zero,
     failNextStarts: 0,
     hangStarts: false,
-    statusFails: false
+    statusFails: false,
+    destroyFails: false
   }
   const calls = { starts: 0, destroys: 0, keepAlives: 0, statusChecks: 0 }
+  // Like a real container, destroy() also ends a start still under way: the start never reports ready.
+  const destroyedAt = new Map<string, number>()
+  let destroyCount = 0
   const fail = (container: string, operation: string, reason: string) =>
     Effect.fail(new ContainerCallFailed({ container, operation, reason }))
 
@@ -53,7 +59,11 @@ export const makeFakeContainers = (): FakeContainers => {
           return yield* fail(container, "start", "injected start failure")
         }
         if (behaviour.hangStarts) return yield* Effect.never
+        const began = destroyCount
         yield* Effect.sleep(behaviour.startDelay)
+        if ((destroyedAt.get(container) ?? -1) >= began) {
+          return yield* fail(container, "start", "destroyed while starting")
+        }
         status.set(container, "healthy")
       }),
     status: (container) =>
@@ -63,10 +73,14 @@ export const makeFakeContainers = (): FakeContainers => {
         return Effect.succeed(status.get(container) ?? "stopped")
       }),
     keepAlive: () => Effect.sync(() => void calls.keepAlives++),
+    idOf: (container) => `id:${container}`,
     destroy: (container) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         calls.destroys++
+        if (behaviour.destroyFails) return fail(container, "destroy", "injected destroy failure")
+        destroyedAt.set(container, destroyCount++)
         if (status.get(container) === "healthy") status.set(container, "stopped")
+        return Effect.void
       })
   }
   return {

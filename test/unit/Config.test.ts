@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { configKey, decodeConfig, defaults, MAX_CONTAINERS, MAX_DURATION_MS } from "../../src/Config.js"
+import { configKey, decodeConfig, decodeRpcConfig, defaults, MAX_CONTAINERS, MAX_DURATION_MS } from "../../src/Config.js"
 import { InvalidConfig } from "../../src/Errors.js"
 
 const rejects = (options: unknown) => Effect.runSync(Effect.either(decodeConfig(options)))
@@ -79,4 +79,18 @@ describe("Config", () => {
       expect(error?.message).toContain(field)
     })
   }
+
+  it("quotes at most 64 characters of a caller's unknown key", () => {
+    const key = "k".repeat(1_000_000)
+    const result = rejects({ [key]: 1 })
+    const error = Either.isLeft(result) ? result.left : undefined
+    expect(error?.field).toBe(`${"k".repeat(64)}… (1000000 characters)`)
+    expect(error?.message.length).toBeLessThan(200)
+  })
+
+  it("over RPC, a missing config is an error, not the defaults", () => {
+    const result = Effect.runSync(Effect.either(decodeRpcConfig(undefined)))
+    expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "InvalidConfig", field: "config" })
+    expect(Either.isRight(Effect.runSync(Effect.either(decodeRpcConfig({}))))).toBe(true)
+  })
 })

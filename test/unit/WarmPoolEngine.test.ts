@@ -440,8 +440,8 @@ describe("WarmPoolEngine", () => {
     it.scoped("adopts running orphans left mid-start by an earlier instance and stops dead ones", () =>
       Effect.gen(function*() {
         const { engine, fake, store } = yield* makeHarness
-        const cfg = config({ minContainers: 0 })
-        yield* engine.stats(cfg)
+        const cfg = config({ minContainers: 1 })
+        yield* engine.release("nobody", cfg) // stores the config without warming anything
         let n = 0
         const [alive, dead] = yield* store.reserve({
           state: "warming",
@@ -452,9 +452,36 @@ describe("WarmPoolEngine", () => {
         })
         fake.status.set(alive!, "healthy")
         const report = yield* engine.tick
-        expect(report).toMatchObject({ adopted: 1, stopped: 1 })
+        expect(report).toMatchObject({ adopted: 1, stopped: 1, refilled: 0 })
         expect((yield* store.slot(alive!))?.state).toBe("warm")
         expect(yield* store.slot(dead!)).toBeUndefined()
+      }))
+
+    it.scoped("stops running orphans past minContainers instead of overfilling the warm set", () =>
+      Effect.gen(function*() {
+        const { engine, fake, store } = yield* makeHarness
+        const cfg = config({ minContainers: 1 })
+        yield* engine.release("nobody", cfg)
+        let n = 0
+        const orphans = yield* store.reserve({
+          state: "warming",
+          sessionId: null,
+          howMany: () => 3,
+          newName: () => `orphan-${++n}`,
+          checkDueAt: 0
+        })
+        const [cold] = yield* store.reserve({
+          state: "starting",
+          sessionId: "s",
+          howMany: () => 1,
+          newName: () => "orphan-cold",
+          checkDueAt: 0
+        })
+        for (const name of [...orphans, cold!]) fake.status.set(name, "healthy")
+        const report = yield* engine.tick
+        expect(report).toMatchObject({ adopted: 1, stopped: 3 })
+        expect(yield* store.counts).toMatchObject({ warm: 1, warming: 0, starting: 0, stopping: 0 })
+        expect(fake.running()).toHaveLength(1)
       }))
 
     it.scoped("containerStopped drops the slot at once", () =>
@@ -469,6 +496,21 @@ describe("WarmPoolEngine", () => {
         expect(yield* engine.containerStopped(a)).toBe(false)
       }))
   })
+
+  it.scoped("containerStopped also finds a container by its Durable Object id, after a restart too", () =>
+    Effect.gen(function*() {
+      const { engine, fake, store } = yield* makeHarness
+      const cfg = config({ minContainers: 0 })
+      const a = yield* engine.getContainer("a", cfg)
+      const b = yield* engine.getContainer("b", cfg)
+      // Unknown ids and names change nothing; the first miss loads the id map, later containers join it.
+      expect(yield* engine.containerStopped("id:nobody")).toBe(false)
+      const c = yield* engine.getContainer("c", cfg)
+      expect(yield* engine.containerStopped(fake.containers.idOf(a))).toBe(true)
+      expect(yield* engine.containerStopped(fake.containers.idOf(c))).toBe(true)
+      yield* engine.settled
+      expect((yield* store.snapshot).slots.map((slot) => slot.container)).toEqual([b])
+    }))
 
   it.scoped("stats equal a recount of the stored rows", () =>
     Effect.gen(function*() {

@@ -4,19 +4,63 @@
  * the tests (same isolate), so tests can make it fail, be slow or die, and can count.
  */
 import { DurableObject } from "cloudflare:workers"
+import { notifyContainerStopped } from "../../src/notifyContainerStopped.js"
 
 export interface StandInState {
+  /** The name the pool gave it (`ctx.id.name`). */
+  name: string | undefined
   status: "stopped" | "healthy" | "stopped_with_code"
   starts: number
   requests: number
   startedAt: number
   ports: Array<number> | undefined
+  /** Bumped by destroy(): a start under way when the container is destroyed never reports ready. */
+  generation: number
+}
+
+export type HeldMethod = "start" | "getState" | "destroy"
+
+export interface Hold {
+  /** Resolves when the held call arrives. */
+  readonly entered: Promise<void>
+  readonly released: Promise<void>
+  /** Resolves when the held call has done its work (or failed), after `release()`. */
+  readonly finished: Promise<void>
+  readonly enter: () => void
+  readonly release: () => void
+  readonly finish: () => void
 }
 
 export const standIn = {
   /** Every stand-in ever touched, by Durable Object id. */
   containers: new Map<string, StandInState>(),
-  behaviour: { failNextStarts: 0, startDelayMs: 0 },
+  behaviour: {
+    failNextStarts: 0,
+    startDelayMs: 0,
+    /** These methods throw, as a broken stub would. */
+    failing: new Set<"getState" | "destroy" | "renewActivityTimeout">()
+  },
+  /** Held calls wait here until the test lets them go; see `hold`. */
+  holds: new Map<HeldMethod, Hold>(),
+  /**
+   * The next call of `method` waits until `release()` is called. `entered` resolves when the
+   * call arrives, so a test knows exactly where the caller is: no sleeps.
+   */
+  hold(method: HeldMethod): Hold {
+    let enter!: () => void
+    let release!: () => void
+    let finish!: () => void
+    const hold: Hold = {
+      entered: new Promise<void>((resolve) => (enter = resolve)),
+      released: new Promise<void>((resolve) => (release = resolve)),
+      finished: new Promise<void>((resolve) => (finish = resolve)),
+      enter: () => enter(),
+      release: () => release(),
+      finish: () => finish()
+    }
+    this.holds.set(method, hold)
+    return hold
+  },
   calls: { starts: 0, destroys: 0, keepAlives: 0, getStates: 0 },
   running(): number {
     return [...this.containers.values()].filter((c) => c.status === "healthy").length
@@ -24,6 +68,18 @@ export const standIn = {
   reset() {
     this.behaviour.failNextStarts = 0
     this.behaviour.startDelayMs = 0
+    this.behaviour.failing.clear()
+    for (const hold of this.holds.values()) hold.release()
+    this.holds.clear()
+  },
+  /** Waits here if a test holds `method`; returns what to call once the call's work is done. */
+  async gate(method: HeldMethod): Promise<() => void> {
+    const hold = this.holds.get(method)
+    if (hold === undefined) return () => {}
+    this.holds.delete(method)
+    hold.enter()
+    await hold.released
+    return hold.finish
   }
 }
 
@@ -32,7 +88,7 @@ export class StandInContainer extends DurableObject {
     const id = this.ctx.id.toString()
     let state = standIn.containers.get(id)
     if (state === undefined) {
-      state = { status: "stopped", starts: 0, requests: 0, startedAt: 0, ports: undefined }
+      state = { name: this.ctx.id.name, status: "stopped", starts: 0, requests: 0, startedAt: 0, ports: undefined, generation: 0 }
       standIn.containers.set(id, state)
     }
     return state
@@ -53,18 +109,29 @@ export class StandInContainer extends DurableObject {
   }
 
   async #start(state: StandInState): Promise<void> {
-    if (standIn.behaviour.startDelayMs > 0) await scheduler.wait(standIn.behaviour.startDelayMs)
-    state.status = "healthy"
-    state.startedAt = Date.now()
+    const generation = state.generation
+    const finished = await standIn.gate("start")
+    try {
+      if (standIn.behaviour.startDelayMs > 0) await scheduler.wait(standIn.behaviour.startDelayMs)
+      if (state.generation !== generation) throw new Error("stand-in destroyed while starting")
+      state.status = "healthy"
+      state.startedAt = Date.now()
+    } finally {
+      finished()
+    }
   }
 
   async getState(): Promise<{ status: string; lastChange: number }> {
     standIn.calls.getStates++
+    const finished = await standIn.gate("getState")
+    finished()
+    if (standIn.behaviour.failing.has("getState")) throw new Error("stand-in getState failure")
     return { status: this.#state.status, lastChange: Date.now() }
   }
 
   renewActivityTimeout(): void {
     standIn.calls.keepAlives++
+    if (standIn.behaviour.failing.has("renewActivityTimeout")) throw new Error("stand-in renew failure")
   }
 
   async stop(): Promise<void> {
@@ -73,7 +140,21 @@ export class StandInContainer extends DurableObject {
 
   async destroy(): Promise<void> {
     standIn.calls.destroys++
-    this.#state.status = "stopped"
+    const finished = await standIn.gate("destroy")
+    try {
+      if (standIn.behaviour.failing.has("destroy")) throw new Error("stand-in destroy failure")
+      this.#state.status = "stopped"
+      this.#state.generation++
+    } finally {
+      finished()
+    }
+  }
+
+  /** Test hook: the container dies and, as a user's `onStop` would, tells its pool at once. */
+  async dieAndNotify(poolName: string): Promise<boolean> {
+    this.#state.status = "stopped_with_code"
+    const env = this.env as { WARM_POOL: DurableObjectNamespace }
+    return notifyContainerStopped(env.WARM_POOL, this.ctx, { name: poolName })
   }
 
   /** Test hook: the container dies behind the pool's back. */

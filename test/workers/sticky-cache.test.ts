@@ -85,14 +85,16 @@ describe("sticky cache", () => {
   })
 
   it("renews the lease in the background once per half grant, and only then", async () => {
-    const acquireTimeout = 400 // grant 200 ms, renewal due after 100 ms
+    const acquireTimeout = 2_000 // grant 1 s, renewal due after 500 ms
     const { isolate, lease } = poolFor({ minContainers: 0, acquireTimeout })
     const { pool, rpc } = isolate()
+    await pool.warmup(1) // so the first getContainer is a quick warm hit, well inside the grant
+    rpc.reset()
     await pool.getContainer("a")
     const before = await lease("a")
     await pool.getContainer("a")
     expect(rpc.count("renewLease")).toBe(0)
-    await scheduler.wait(120) // let the clock pass the renewal point
+    await scheduler.wait(600) // let the clock pass the renewal point
     await pool.getContainer("a")
     await pool.getContainer("a")
     expect(rpc.count("renewLease")).toBe(1)

@@ -1,0 +1,74 @@
+/**
+ * For a user's `Container` subclass: tells the pool right away that the container stopped,
+ * so the pool drops its slot (and the session holding it gets a fresh container on its next
+ * call) without waiting for the next health check.
+ */
+import { Cause, Effect, Exit, Runtime } from "effect"
+import { decodeConfig } from "./Config.js"
+import type { WarmPoolError } from "./Errors.js"
+import { PoolUnavailable } from "./Errors.js"
+import { fromRpcResult } from "./Rpc.js"
+
+export interface NotifyContainerStoppedOptions {
+  /** The pool's name, `config.name` of the pool that owns the container. Default `"default"`. */
+  readonly name?: string
+}
+
+/** Whatever identifies the container: its `ctx`, its id, or the name the pool gave it. */
+export type StoppedContainer = DurableObjectState | DurableObjectId | string
+
+interface ContainerStoppedRpc {
+  containerStopped(container: string): Promise<unknown>
+}
+
+const referenceOf = (container: StoppedContainer): string => {
+  if (typeof container === "string") return container
+  const id = "id" in container && typeof container.id === "object" ? container.id : (container as DurableObjectId)
+  // `ctx.id.name` is not set in every runtime; the pool also knows its containers by id.
+  return id.name ?? id.toString()
+}
+
+/** The notice as an Effect: true when the pool dropped a slot, false when it held none for this container. */
+export const containerStoppedNotice = (
+  poolNamespace: DurableObjectNamespace<any>,
+  container: StoppedContainer,
+  options?: NotifyContainerStoppedOptions
+): Effect.Effect<boolean, WarmPoolError> =>
+  Effect.gen(function*() {
+    const { name } = yield* decodeConfig(options?.name === undefined ? {} : { name: options.name })
+    const pools = poolNamespace as DurableObjectNamespace
+    const pool = pools.get(pools.idFromName(name)) as unknown as ContainerStoppedRpc
+    const result = yield* Effect.tryPromise({
+      try: () => pool.containerStopped(referenceOf(container)),
+      catch: (cause) =>
+        new PoolUnavailable({
+          reason: `containerStopped failed: ${cause instanceof Error ? cause.message : String(cause)}`
+        })
+    })
+    return yield* fromRpcResult<boolean>(result)
+  })
+
+/**
+ * Call from your container's `onStop`:
+ *
+ * ```ts
+ * override async onStop() {
+ *   await notifyContainerStopped(this.env.WARM_POOL, this.ctx)
+ * }
+ * ```
+ *
+ * Resolves to true when the pool dropped a slot, false when it held none for this container
+ * (say, the pool stopped it itself). Rejects with a typed `WarmPoolError`; if the notice is
+ * lost, the pool's next health check finds the dead container anyway.
+ */
+export const notifyContainerStopped = (
+  poolNamespace: DurableObjectNamespace<any>,
+  container: StoppedContainer,
+  options?: NotifyContainerStoppedOptions
+): Promise<boolean> =>
+  Runtime.runPromiseExit(Runtime.defaultRuntime)(containerStoppedNotice(poolNamespace, container, options)).then(
+    (exit) => {
+      if (Exit.isSuccess(exit)) return exit.value
+      throw Cause.squash(exit.cause)
+    }
+  )
