@@ -332,7 +332,13 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
     const activate = (containers: Containers, config: WarmPoolConfig, options: { readonly refill: boolean }) =>
       Effect.gen(function*() {
         yield* setDormant(false)
-        if (alarmArmed === undefined) alarmArmed = (yield* alarm.get) !== null
+        if (alarmArmed === undefined) {
+          // This instance's first call. Starts and stops left by the instance before it are repaired by
+          // the tick: run one now rather than up to a whole interval later.
+          alarmArmed = (yield* alarm.get) !== null
+          const counts = yield* store.counts
+          if (counts.warming + counts.starting + counts.stopping > 0) yield* arm(yield* now)
+        }
         if (alarmArmed) return
         yield* arm((yield* now) + config.healthCheckInterval)
         if (options.refill) yield* refillInBackground(containers, config)

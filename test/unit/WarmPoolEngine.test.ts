@@ -457,6 +457,31 @@ describe("WarmPoolEngine", () => {
         expect(yield* store.slot(dead!)).toBeUndefined()
       }))
 
+    it.scoped("a new instance's first call runs the repairing tick at once when it finds leftovers", () =>
+      Effect.gen(function*() {
+        const { alarm, engine, store } = yield* makeHarness
+        const cfg = config({ minContainers: 1, healthCheckInterval: 60_000 })
+        yield* store.reserve({
+          state: "warming",
+          sessionId: null,
+          howMany: () => 1,
+          newName: () => "left-by-an-earlier-instance",
+          checkDueAt: 0
+        })
+        yield* alarm.set(45_000) // what the earlier instance had armed
+        yield* TestClock.adjust(Duration.millis(1_000))
+        yield* engine.stats(cfg)
+        expect(yield* alarm.get).toBe(1_000)
+      }))
+
+    it.scoped("a new instance with nothing left over keeps the alarm it finds", () =>
+      Effect.gen(function*() {
+        const { alarm, engine } = yield* makeHarness
+        yield* alarm.set(45_000)
+        yield* engine.stats(config({ minContainers: 0 }))
+        expect(yield* alarm.get).toBe(45_000)
+      }))
+
     it.scoped("stops running orphans past minContainers instead of overfilling the warm set", () =>
       Effect.gen(function*() {
         const { engine, fake, store } = yield* makeHarness
