@@ -58,6 +58,12 @@ const quantile = (values, q) => {
 }
 const median = (values) => quantile(values, 0.5)
 
+// Each series keeps the TTFB seen from Node, and the Worker's own split of it (x-pool-ms, x-container-ms).
+const record = (series, sample) => {
+  series.push(sample.ms)
+  ;(series.split ??= []).push([Number(sample.headers.get("x-pool-ms")), Number(sample.headers.get("x-container-ms"))])
+}
+
 try {
   await until("wrangler dev", async () => (await fetch(`${base}/stats`)).ok)
   let serial = 0
@@ -75,7 +81,7 @@ try {
       return s.warm >= s.config.minContainers && s.warming === 0
     })
     const id = newId("warm")
-    warm.push((await ttfb(`/session/${id}/`)).ms)
+    record(warm, await ttfb(`/session/${id}/`))
     await post(`/session/${id}/release`)
   }
 
@@ -84,7 +90,7 @@ try {
   for (let i = 0; i < samples.cold; i++) {
     await post("/shutdown")
     const id = newId("cold")
-    cold.push((await ttfb(`/session/${id}/`)).ms)
+    record(cold, await ttfb(`/session/${id}/`))
     await post(`/session/${id}/release`)
   }
 
@@ -95,17 +101,18 @@ try {
   const sticky = []
   const direct = []
   for (let i = 0; i < samples.sticky; i++) {
-    sticky.push((await ttfb(`/session/${stickyId}/`)).ms)
-    direct.push((await ttfb(`/direct/session/${stickyId}/`)).ms)
+    record(sticky, await ttfb(`/session/${stickyId}/`))
+    record(direct, await ttfb(`/direct/session/${stickyId}/`))
   }
   await post("/shutdown")
 
   const row = (name, values) =>
-    `| ${name} | ${values.length} | ${median(values).toFixed(1)} | ${quantile(values, 0.95).toFixed(1)} |`
+    `| ${name} | ${values.length} | ${median(values).toFixed(1)} | ${quantile(values, 0.95).toFixed(1)} | ` +
+    `${median(values.split.map(([pool]) => pool)).toFixed(0)} | ${median(values.split.map(([, container]) => container)).toFixed(0)} |`
   console.log(`\nTime to first byte through the example Worker (wrangler dev, real containers)`)
   console.log(`${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, ${cpus()[0]?.model ?? "unknown CPU"}, node ${process.version}\n`)
-  console.log("| request | samples | median ms | p95 ms |")
-  console.log("| --- | --- | --- | --- |")
+  console.log("| request | samples | median ms | p95 ms | in the pool (median ms) | in the container (median ms) |")
+  console.log("| --- | --- | --- | --- | --- | --- |")
   console.log(row("new session, served warm", warm))
   if (process.env.BENCH_VERBOSE) console.log({ warm, cold })
   console.log(row("new session, cold start", cold))
