@@ -2,7 +2,7 @@
  * How results cross Durable Object RPC. A thrown error would lose its class and
  * fields, so the pool returns failures as encoded data and the client rebuilds them.
  */
-import { Cause, Effect, Either, Schema } from "effect"
+import { Cause, Effect, Either, Exit, Runtime, Schema } from "effect"
 import { PoolUnavailable, WarmPoolError } from "./Errors.js"
 
 export type RpcResult<A> =
@@ -41,4 +41,22 @@ export const fromRpcResult = <A>(result: unknown): Effect.Effect<A, WarmPoolErro
     onLeft: () => Effect.fail(new PoolUnavailable({ reason: "the pool returned an unknown error" })),
     onRight: Effect.fail
   })
+}
+
+/** A call to the pool over RPC: a thrown error (unreachable, reset) becomes `PoolUnavailable`. */
+export const callPool = <A>(method: string, send: () => Promise<unknown>): Effect.Effect<A, WarmPoolError> =>
+  Effect.tryPromise({
+    try: send,
+    catch: (cause) =>
+      new PoolUnavailable({ reason: `${method} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+  }).pipe(Effect.flatMap((result) => fromRpcResult<A>(result)))
+
+/** Runs an Effect for the Promise API: it resolves, or rejects with the typed error itself, never a FiberFailure. */
+export const runAsPromise = <A>(effect: Effect.Effect<A, unknown>): Promise<A> =>
+  Runtime.runPromiseExit(Runtime.defaultRuntime)(effect).then(valueOrThrow)
+
+/** The value of an exit, or its error thrown as is. */
+export const valueOrThrow = <A>(exit: Exit.Exit<A, unknown>): A => {
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Cause.squash(exit.cause)
 }

@@ -6,10 +6,10 @@
 import { DurableObject } from "cloudflare:workers"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import type { WarmPoolConfig } from "./Config.js"
-import { decodeRpcConfig, MAX_CONTAINERS } from "./Config.js"
+import { validateContainerReference, validateWarmupCount } from "./Arguments.js"
+import { decodeRpcConfig } from "./Config.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import type { WarmPoolError } from "./Errors.js"
-import { InvalidArgument } from "./Errors.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import type { RpcResult } from "./Rpc.js"
 import { toRpcResult } from "./Rpc.js"
@@ -19,24 +19,6 @@ import { cacheGrantMs } from "./Slot.js"
 import * as SqlitePoolStore from "./SqlitePoolStore.js"
 import type { TickReport, WarmPoolEngineService } from "./WarmPoolEngine.js"
 import { WarmPoolEngine } from "./WarmPoolEngine.js"
-
-const validateCount = (method: string, count: unknown): Effect.Effect<number | undefined, InvalidArgument> =>
-  count === undefined || (Number.isSafeInteger(count) && (count as number) >= 0 && (count as number) <= MAX_CONTAINERS)
-    ? Effect.succeed(count as number | undefined)
-    : Effect.fail(
-      new InvalidArgument({ method, argument: "count", reason: `must be an integer from 0 to ${MAX_CONTAINERS}` })
-    )
-
-const validateContainerName = (container: unknown): Effect.Effect<string, InvalidArgument> =>
-  typeof container === "string" && container.length > 0 && container.length <= 512
-    ? Effect.succeed(container)
-    : Effect.fail(
-      new InvalidArgument({
-        method: "containerStopped",
-        argument: "container",
-        reason: "must be a container name the pool generated, or a container's Durable Object id"
-      })
-    )
 
 const grantOf = (container: string, config: WarmPoolConfig): Grant => ({ container, cacheForMs: cacheGrantMs(config) })
 
@@ -98,7 +80,7 @@ export class WarmPool extends DurableObject {
   warmup(count: unknown, options: unknown): Promise<RpcResult<WarmupResult>> {
     return this.#run((engine) =>
       Effect.flatMap(
-        Effect.all([validateCount("warmup", count), decodeRpcConfig(options)]),
+        Effect.all([validateWarmupCount(count), decodeRpcConfig(options)]),
         ([n, config]) => engine.warmup(n, config)
       )
     )
@@ -112,7 +94,7 @@ export class WarmPool extends DurableObject {
 
   /** Called by a container's `onStop` (see `notifyContainerStopped`): drops its slot at once. */
   containerStopped(container: unknown): Promise<RpcResult<boolean>> {
-    return this.#run((engine) => Effect.flatMap(validateContainerName(container), engine.containerStopped))
+    return this.#run((engine) => Effect.flatMap(validateContainerReference(container), engine.containerStopped))
   }
 
   /** Resolves when background refills and stops have finished. For tests and graceful hand-offs. */

@@ -7,11 +7,11 @@
 import * as workers from "cloudflare:workers"
 import type { Scope } from "effect"
 import { Clock, Context, Effect, Fiber, Layer } from "effect"
+import { validateWarmupCount } from "./Arguments.js"
 import type { WarmPoolConfig, WarmPoolOptions } from "./Config.js"
-import { decodeConfig, MAX_CONTAINERS } from "./Config.js"
+import { decodeConfig } from "./Config.js"
 import type { InvalidConfig, WarmPoolError } from "./Errors.js"
-import { InvalidArgument, PoolUnavailable } from "./Errors.js"
-import { fromRpcResult } from "./Rpc.js"
+import { callPool } from "./Rpc.js"
 import { validateSessionId } from "./SessionId.js"
 import type { Grant, PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
 import type { StickyCache } from "./StickyCache.js"
@@ -49,15 +49,6 @@ interface WarmPoolRpc {
   shutdown(options: WarmPoolConfig): Promise<unknown>
 }
 
-const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
-
-const validateCount = (count: number | undefined): Effect.Effect<number | undefined, InvalidArgument> =>
-  count === undefined || (Number.isSafeInteger(count) && count >= 0 && count <= MAX_CONTAINERS)
-    ? Effect.succeed(count)
-    : Effect.fail(
-      new InvalidArgument({ method: "warmup", argument: "count", reason: `must be an integer from 0 to ${MAX_CONTAINERS}` })
-    )
-
 /** Keeps the request alive until `promise` settles, where the runtime offers `waitUntil`. */
 const keepRequestAlive = (promise: Promise<unknown>): void => {
   const waitUntil = (workers as { readonly waitUntil?: (promise: Promise<unknown>) => void }).waitUntil
@@ -85,10 +76,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
     const containers = containerNamespace as unknown as DurableObjectNamespace
     const pool = () => pools.get(pools.idFromName(config.name)) as unknown as WarmPoolRpc
     const call = <A>(method: string, body: (pool: WarmPoolRpc) => Promise<unknown>) =>
-      Effect.tryPromise({
-        try: () => body(pool()),
-        catch: (cause) => new PoolUnavailable({ reason: `${method} failed: ${reasonOf(cause)}` })
-      }).pipe(Effect.flatMap((result) => fromRpcResult<A>(result)))
+      callPool<A>(method, () => body(pool()))
     const stubOf = (container: string) =>
       containers.get(containers.idFromName(container)) as unknown as ContainerStub<C>
 
@@ -169,7 +157,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
       release,
       stats: call<PoolStats>("stats", (p) => p.stats(config)),
       warmup: (count) =>
-        Effect.flatMap(validateCount(count), (n) => call<WarmupResult>("warmup", (p) => p.warmup(n, config))),
+        Effect.flatMap(validateWarmupCount(count), (n) => call<WarmupResult>("warmup", (p) => p.warmup(n, config))),
       shutdown: call<ShutdownResult>("shutdown", (p) => p.shutdown(config))
     }
   })

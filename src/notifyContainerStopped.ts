@@ -3,11 +3,10 @@
  * so the pool drops its slot (and the session holding it gets a fresh container on its next
  * call) without waiting for the next health check.
  */
-import { Cause, Effect, Exit, Runtime } from "effect"
+import { Effect } from "effect"
 import { decodeConfig } from "./Config.js"
 import type { WarmPoolError } from "./Errors.js"
-import { PoolUnavailable } from "./Errors.js"
-import { fromRpcResult } from "./Rpc.js"
+import { callPool, runAsPromise } from "./Rpc.js"
 
 export interface NotifyContainerStoppedOptions {
   /** The pool's name, `config.name` of the pool that owns the container. Default `"default"`. */
@@ -38,14 +37,7 @@ export const containerStoppedNotice = (
     const { name } = yield* decodeConfig(options?.name === undefined ? {} : { name: options.name })
     const pools = poolNamespace as DurableObjectNamespace
     const pool = pools.get(pools.idFromName(name)) as unknown as ContainerStoppedRpc
-    const result = yield* Effect.tryPromise({
-      try: () => pool.containerStopped(referenceOf(container)),
-      catch: (cause) =>
-        new PoolUnavailable({
-          reason: `containerStopped failed: ${cause instanceof Error ? cause.message : String(cause)}`
-        })
-    })
-    return yield* fromRpcResult<boolean>(result)
+    return yield* callPool<boolean>("containerStopped", () => pool.containerStopped(referenceOf(container)))
   })
 
 /**
@@ -66,9 +58,4 @@ export const notifyContainerStopped = (
   container: StoppedContainer,
   options?: NotifyContainerStoppedOptions
 ): Promise<boolean> =>
-  Runtime.runPromiseExit(Runtime.defaultRuntime)(containerStoppedNotice(poolNamespace, container, options)).then(
-    (exit) => {
-      if (Exit.isSuccess(exit)) return exit.value
-      throw Cause.squash(exit.cause)
-    }
-  )
+  runAsPromise(containerStoppedNotice(poolNamespace, container, options))
