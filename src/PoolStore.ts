@@ -13,6 +13,8 @@ export interface ReserveRequest {
   /** How many slots to add, decided against the counts inside the same step. */
   readonly howMany: (counts: SlotCounts) => number
   readonly newName: () => string
+  /** The container's Durable Object id, stored so a notice that carries only the id finds its slot. */
+  readonly objectIdOf?: (container: string) => string
   readonly checkDueAt: number
 }
 
@@ -73,6 +75,8 @@ export interface PoolStoreService {
   readonly scheduleCheck: (container: string, at: number) => Effect.Effect<void>
   readonly inState: (state: SlotState, limit: number) => Effect.Effect<ReadonlyArray<Slot>>
   readonly slot: (container: string) => Effect.Effect<Slot | undefined>
+  /** The name of the tracked container with this Durable Object id (as given to `reserve`), if any. */
+  readonly containerByObjectId: (objectId: string) => Effect.Effect<string | undefined>
   /** Every slot and lease, for tests and audits. */
   readonly snapshot: Effect.Effect<{ readonly slots: ReadonlyArray<Slot>; readonly leases: ReadonlyArray<Lease> }>
 }
@@ -92,6 +96,8 @@ interface MutableSlot {
 /** Builds an in-memory store; counts are maintained on every state change, as the SQL triggers do. */
 export const makeMemoryStore = (): PoolStoreService => {
   const slots = new Map<string, MutableSlot>()
+  const byObjectId = new Map<string, string>()
+  const objectIdOf = new Map<string, string>()
   const leases = new Map<string, Lease>()
   const counts: Record<keyof SlotCounts, number> = { ...emptyCounts }
   let config: string | undefined
@@ -164,6 +170,11 @@ export const makeMemoryStore = (): PoolStoreService => {
             checkDueAt: request.checkDueAt
           })
           counts[request.state]++
+          if (request.objectIdOf !== undefined) {
+            const objectId = request.objectIdOf(container)
+            byObjectId.set(objectId, container)
+            objectIdOf.set(container, objectId)
+          }
           names.push(container)
         }
         return names
@@ -239,6 +250,9 @@ export const makeMemoryStore = (): PoolStoreService => {
         }
         counts[slot.state]--
         slots.delete(container)
+        const objectId = objectIdOf.get(container)
+        if (objectId !== undefined) byObjectId.delete(objectId)
+        objectIdOf.delete(container)
       }),
     dueForCheck: (now, limit) =>
       Effect.sync(() =>
@@ -259,6 +273,11 @@ export const makeMemoryStore = (): PoolStoreService => {
       Effect.sync(() => {
         const slot = slots.get(container)
         return slot === undefined ? undefined : freeze(slot)
+      }),
+    containerByObjectId: (objectId) =>
+      Effect.sync(() => {
+        const container = byObjectId.get(objectId)
+        return container !== undefined && slots.has(container) ? container : undefined
       }),
     snapshot: Effect.sync(() => ({ slots: [...slots.values()].map(freeze), leases: [...leases.values()] }))
   }

@@ -14,7 +14,8 @@ const schema = [
     container TEXT PRIMARY KEY,
     state TEXT NOT NULL CHECK (state IN ('warming', 'starting', 'warm', 'acquired', 'stopping')),
     session_id TEXT,
-    check_due_at INTEGER NOT NULL
+    check_due_at INTEGER NOT NULL,
+    object_id TEXT
   ) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS wp_slots_by_state ON wp_slots (state, check_due_at)`,
   // Health checks walk this in due order and stop after a page. On (state, check_due_at) the
@@ -53,8 +54,14 @@ const schema = [
 
 /** Columns added after a table's first version: tables created before them gain them at start-up. */
 const addedColumns = [
-  { table: "wp_leases", column: "cached_until", definition: "INTEGER NOT NULL DEFAULT 0" }
+  { table: "wp_leases", column: "cached_until", definition: "INTEGER NOT NULL DEFAULT 0" },
+  { table: "wp_slots", column: "object_id", definition: "TEXT" }
 ] as const
+
+/** Indexes on added columns: created once the columns exist. */
+const laterIndexes = [
+  `CREATE INDEX IF NOT EXISTS wp_slots_by_object_id ON wp_slots (object_id) WHERE object_id IS NOT NULL`
+]
 
 interface SlotRow extends Record<string, SqlStorageValue> {
   container: string
@@ -93,6 +100,7 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
       const columns = sql.exec<{ name: string }>(`PRAGMA table_info(${table})`).toArray()
       if (!columns.some((c) => c.name === column)) sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`)
     }
+    for (const statement of laterIndexes) sql.exec(statement)
   })
 
   const atomic = <A>(body: () => A): Effect.Effect<A> => Effect.sync(() => storage.transactionSync(body))
@@ -172,11 +180,12 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
         for (let i = 0; i < howMany; i++) {
           const container = request.newName()
           sql.exec(
-            `INSERT INTO wp_slots (container, state, session_id, check_due_at) VALUES (?, ?, ?, ?)`,
+            `INSERT INTO wp_slots (container, state, session_id, check_due_at, object_id) VALUES (?, ?, ?, ?, ?)`,
             container,
             request.state,
             request.sessionId,
-            request.checkDueAt
+            request.checkDueAt,
+            request.objectIdOf?.(container) ?? null
           )
           names.push(container)
         }
@@ -270,6 +279,10 @@ export const makeSqliteStore = (storage: DurableObjectStorage): PoolStoreService
         const row = readSlot(container)
         return row === undefined ? undefined : toSlot(row)
       }),
+    containerByObjectId: (objectId) =>
+      atomic(() =>
+        one<{ container: string }>(`SELECT container FROM wp_slots WHERE object_id = ?`, objectId)?.container
+      ),
     snapshot: atomic(() => ({
       slots: all<SlotRow>(`SELECT container, state, session_id, check_due_at FROM wp_slots`).map(toSlot),
       leases: all<LeaseRow>(`SELECT session_id, container, expires_at, cached_until FROM wp_leases`).map(toLease)

@@ -5,7 +5,7 @@
  */
 import { Clock, Context, Duration, Effect, Either, Exit, FiberSet, Layer, Schedule } from "effect"
 import type { WarmPoolConfig } from "./Config.js"
-import { configKey, decodeConfig, MAX_CONTAINERS } from "./Config.js"
+import { configKey, decodeConfig } from "./Config.js"
 import type { ContainerCallFailed, Containers } from "./ContainerDriver.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import type { InvalidContainerBinding } from "./Errors.js"
@@ -147,41 +147,23 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       )
     })
 
-    // Container names by Durable Object id, for notices that carry only the id. Filled from the
-    // stored slots once per instance, then kept current as the pool names new containers.
-    const namesById = new Map<string, string>()
-    let namesByIdLoaded = false
-    const rememberId = (containers: Containers, container: string) => {
-      if (namesByIdLoaded) namesById.set(containers.idOf(container), container)
-    }
-    const forget = (containers: Containers, container: string) =>
-      Effect.zipRight(
-        store.remove(container),
-        Effect.sync(() => void (namesByIdLoaded && namesById.delete(containers.idOf(container))))
+    /** A notice names a container by its name or, when that is all it knows, by its Durable Object id. */
+    const nameOf = (reference: string) =>
+      Effect.flatMap(
+        store.slot(reference),
+        (slot) =>
+          slot !== undefined
+            ? Effect.succeed(reference)
+            : Effect.map(store.containerByObjectId(reference), (name) => name ?? reference)
       )
-    const nameOf = (containers: Containers | undefined, reference: string) =>
-      Effect.gen(function*() {
-        if ((yield* store.slot(reference)) !== undefined || containers === undefined) return reference
-        if (!namesByIdLoaded) {
-          // Set first, so containers named while the slots are read are remembered too.
-          namesByIdLoaded = true
-          for (const state of ["warming", "starting", "warm", "acquired"] as const) {
-            for (const slot of yield* store.inState(state, MAX_CONTAINERS)) {
-              namesById.set(containers.idOf(slot.container), slot.container)
-            }
-          }
-        }
-        return namesById.get(reference) ?? reference
-      })
 
     /**
      * Names a new container and marks it in flight inside the reserving step, so no tick sees an orphan.
      * Whoever reserved it leaves with `launched`, whatever happens.
      */
-    const newName = (containers: Containers, config: WarmPoolConfig) => () => {
+    const newName = (config: WarmPoolConfig) => () => {
       const container = `${config.name}-${crypto.randomUUID()}`
       enter(container)
-      rememberId(containers, container)
       return container
     }
 
@@ -203,7 +185,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
       containers.destroy(container).pipe(
         Effect.matchEffect({
           onFailure: (error) => Effect.logWarning(`warm pool: ${error.message}; retrying on the next tick`),
-          onSuccess: () => forget(containers, container)
+          onSuccess: () => store.remove(container)
         }),
         tracked(container)
       )
@@ -278,7 +260,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         }
       }).pipe(
         Effect.onExit((exit) =>
-          Exit.isSuccess(exit) ? Effect.void : stopped ? forget(containers, container) : retire(containers, container)
+          Exit.isSuccess(exit) ? Effect.void : stopped ? store.remove(container) : retire(containers, container)
         )
       )
     }
@@ -301,7 +283,14 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
 
     /** Reserves warming slots as `howMany` says, at once, so they count against the cap. */
     const reserveWarming = (containers: Containers, config: WarmPoolConfig, howMany: (counts: SlotCounts) => number) =>
-      store.reserve({ state: "warming", sessionId: null, howMany, newName: newName(containers, config), checkDueAt: 0 })
+      store.reserve({
+        state: "warming",
+        sessionId: null,
+        howMany,
+        newName: newName(config),
+        objectIdOf: containers.idOf,
+        checkDueAt: 0
+      })
 
     /** Starts reserved slots, with bounded parallel starts. */
     const warmAll = (containers: Containers, names: ReadonlyArray<string>, config: WarmPoolConfig) =>
@@ -374,7 +363,8 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
           state: "starting",
           sessionId,
           howMany: (counts) => (capacityLeft(counts, config) > 0 ? 1 : 0),
-          newName: newName(containers, config),
+          newName: newName(config),
+          objectIdOf: containers.idOf,
           checkDueAt: at + config.healthCheckInterval
         })
         if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
@@ -649,7 +639,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         const config = yield* storedConfig
         if (config === undefined) return false
         const containers = yield* Effect.orElseSucceed(driver.resolve(config.containerBinding), () => undefined)
-        const container = yield* nameOf(containers, reference)
+        const container = yield* nameOf(reference)
         if (inFlight.has(container)) return false
         const slot = yield* store.slot(container)
         if (slot === undefined || slot.state !== "warm" && slot.state !== "acquired") return false

@@ -170,6 +170,22 @@ export const storeContract = (
         await expectCountsConsistent(store)
       }))
 
+    it("finds a tracked container by its Durable Object id", () =>
+      withStore(async (store) => {
+        const [a] = await run(store.reserve({
+          state: "warming",
+          sessionId: null,
+          howMany: () => 1,
+          newName: names(),
+          objectIdOf: (container) => `object-of-${container}`,
+          checkDueAt: 0
+        }))
+        expect(await run(store.containerByObjectId(`object-of-${a}`))).toBe(a)
+        expect(await run(store.containerByObjectId("object-of-nothing"))).toBeUndefined()
+        await run(store.remove(a!))
+        expect(await run(store.containerByObjectId(`object-of-${a}`))).toBeUndefined()
+      }))
+
     it("keeps config and start failures", () =>
       withStore(async (store) => {
         expect(await run(store.loadConfig)).toBeUndefined()

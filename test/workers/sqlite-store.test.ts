@@ -96,9 +96,21 @@ describe("SQLite store upgrades", () => {
         `CREATE TABLE wp_leases (session_id TEXT PRIMARY KEY, container TEXT NOT NULL UNIQUE, expires_at INTEGER NOT NULL) WITHOUT ROWID`
       )
       state.storage.sql.exec(`INSERT INTO wp_leases VALUES ('old-session', 'old-container', 123)`)
+      state.storage.sql.exec(
+        `CREATE TABLE wp_slots (container TEXT PRIMARY KEY, state TEXT NOT NULL, session_id TEXT, check_due_at INTEGER NOT NULL) WITHOUT ROWID`
+      )
+      state.storage.sql.exec(`INSERT INTO wp_slots VALUES ('old-container', 'acquired', 'old-session', 0)`)
       const store = makeSqliteStore(state.storage)
-      return Effect.runPromise(store.lease("old-session"))
+      return Effect.runPromise(Effect.all({
+        lease: store.lease("old-session"),
+        slot: store.slot("old-container"),
+        byObjectId: store.containerByObjectId("anything")
+      }))
     })
-    expect(columns).toEqual({ sessionId: "old-session", container: "old-container", expiresAt: 123, cachedUntil: 0 })
+    expect(columns).toEqual({
+      lease: { sessionId: "old-session", container: "old-container", expiresAt: 123, cachedUntil: 0 },
+      slot: { container: "old-container", state: "acquired", sessionId: "old-session", checkDueAt: 0 },
+      byObjectId: undefined
+    })
   })
 })
