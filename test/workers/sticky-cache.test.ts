@@ -109,12 +109,13 @@ describe("sticky cache", () => {
   })
 
   it("a renewal that finds the lease gone evicts the entry, and the next call asks the pool", async () => {
-    const { isolate } = poolFor({ minContainers: 0, acquireTimeout: 400 })
+    const { isolate } = poolFor({ minContainers: 0, acquireTimeout: 2_000 }) // grant 1 s, renewal after 500 ms
     const x = isolate()
     const y = isolate()
+    await x.pool.warmup(1) // so the first getContainer is a quick warm hit, well inside the grant
     const a = await x.pool.getContainer("a")
     await y.pool.releaseContainer("a")
-    await scheduler.wait(120)
+    await scheduler.wait(600) // past the renewal point, inside the grant
     expect((await x.pool.getContainer("a")).id.toString()).toBe(a.id.toString()) // stale, renewing
     await x.rpc.settled()
     x.rpc.reset()
