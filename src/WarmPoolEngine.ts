@@ -13,7 +13,7 @@ import { ContainerStartFailed, PoolExhausted } from "./Errors.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolStore } from "./PoolStore.js"
 import * as SingleFlight from "./SingleFlight.js"
-import type { PoolStats, ReleaseResult, ShutdownResult, SlotCounts, SlotState, WarmupResult } from "./Slot.js"
+import type { Lease, PoolStats, ReleaseResult, ShutdownResult, SlotCounts, SlotState, WarmupResult } from "./Slot.js"
 import {
   cacheGrantMs,
   cachedUntil,
@@ -148,13 +148,16 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
     })
 
     /** A notice names a container by its name or, when that is all it knows, by its Durable Object id. */
-    const nameOf = (reference: string) =>
+    const slotOf = (reference: string) =>
       Effect.flatMap(
         store.slot(reference),
         (slot) =>
           slot !== undefined
-            ? Effect.succeed(reference)
-            : Effect.map(store.containerByObjectId(reference), (name) => name ?? reference)
+            ? Effect.succeed(slot)
+            : Effect.flatMap(
+              store.containerByObjectId(reference),
+              (name) => name === undefined ? Effect.succeed(undefined) : store.slot(name)
+            )
       )
 
     /**
@@ -344,14 +347,17 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
 
     // Operations
 
+    /** Slides a live lease and answers its container; undefined when there is no lease or it expired. */
+    const slideIfLive = (sessionId: string, lease: Lease | undefined, at: number, config: WarmPoolConfig) =>
+      lease === undefined || !isLeaseLive(lease, at)
+        ? Effect.succeed(undefined)
+        : Effect.as(store.renewLease(sessionId, lease.container, termsAt(at, config)), lease.container)
+
     const assign = (containers: Containers, sessionId: string, config: WarmPoolConfig) =>
       Effect.gen(function*() {
         const at = yield* now
-        const existing = yield* store.lease(sessionId)
-        if (existing !== undefined && isLeaseLive(existing, at)) {
-          yield* store.renewLease(sessionId, existing.container, termsAt(at, config))
-          return existing.container
-        }
+        const existing = yield* slideIfLive(sessionId, yield* store.lease(sessionId), at, config)
+        if (existing !== undefined) return existing
 
         const warmContainer = yield* store.assignWarm(sessionId, termsAt(at, config))
         if (warmContainer !== undefined) {
@@ -386,11 +392,9 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         const containers = yield* useConfig(config)
         const at = yield* now
         const lease = yield* store.lease(sessionId)
+        const live = yield* slideIfLive(sessionId, lease, at, config)
+        if (live !== undefined) return live
         if (lease !== undefined) {
-          if (isLeaseLive(lease, at)) {
-            yield* store.renewLease(sessionId, lease.container, termsAt(at, config))
-            return lease.container
-          }
           // Expired: its holder may still use it, so it is recycled, never handed on.
           yield* store.markStopping(lease.container)
           yield* runInBackground(stopTracked(containers, lease.container))
@@ -417,11 +421,7 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
     const renew = (sessionId: string, config: WarmPoolConfig) =>
       Effect.gen(function*() {
         yield* useConfig(config)
-        const at = yield* now
-        const lease = yield* store.lease(sessionId)
-        if (lease === undefined || !isLeaseLive(lease, at)) return undefined
-        yield* store.renewLease(sessionId, lease.container, termsAt(at, config))
-        return lease.container
+        return yield* slideIfLive(sessionId, yield* store.lease(sessionId), yield* now, config)
       })
 
     const release = (sessionId: string, config: WarmPoolConfig) =>
@@ -639,10 +639,10 @@ export class WarmPoolEngine extends Context.Tag("cf-container-warm-pool/WarmPool
         const config = yield* storedConfig
         if (config === undefined) return false
         const containers = yield* Effect.orElseSucceed(driver.resolve(config.containerBinding), () => undefined)
-        const container = yield* nameOf(reference)
-        if (inFlight.has(container)) return false
-        const slot = yield* store.slot(container)
-        if (slot === undefined || slot.state !== "warm" && slot.state !== "acquired") return false
+        const slot = yield* slotOf(reference)
+        if (slot === undefined || inFlight.has(slot.container)) return false
+        if (slot.state !== "warm" && slot.state !== "acquired") return false
+        const container = slot.container
         yield* store.markStopping(container)
         if (containers === undefined) yield* store.remove(container)
         else yield* runInBackground(stopTracked(containers, container))
