@@ -1,8 +1,8 @@
 /**
- * The real `WarmPool` Durable Object, with its SQLite cursors counted (rowsRead and
- * rowsWritten) and two setup hooks the benchmark needs. The pool's code is unchanged.
+ * The real `WarmPool` Durable Object (with its test hooks), its SQLite cursors counted (rowsRead
+ * and rowsWritten), and two setup hooks the benchmark needs. The pool's code is unchanged.
  */
-import { WarmPool as RealWarmPool } from "../src/WarmPool.js"
+import { TestWarmPool as RealWarmPool } from "../test/support/TestWarmPool.js"
 
 interface Counters {
   rowsRead: number
@@ -63,16 +63,13 @@ export class WarmPool extends RealWarmPool {
           const container = `${prefix}-seeded-${i}`
           const due = firstCheckAt + Math.floor((spreadMs * i) / count)
           exec(
-            `INSERT INTO wp_slots (container, state, session_id, check_due_at) VALUES (?, 'acquired', ?, ?)`,
+            `INSERT INTO wp_slots (container, state, session_id, expires_at, check_due_at, object_id)
+             VALUES (?, 'acquired', ?, ?, ?, ?)`,
             container,
             `seeded-${i}`,
-            due
-          )
-          exec(
-            `INSERT INTO wp_leases (session_id, container, expires_at, cached_until) VALUES (?, ?, ?, 0)`,
-            `seeded-${i}`,
-            container,
-            expiresAt
+            expiresAt,
+            due,
+            `seeded-object-${prefix}-${i}`
           )
         }
       })
@@ -84,7 +81,7 @@ export class WarmPool extends RealWarmPool {
   makeDue(limit: number): number {
     return this.#exec(
       `UPDATE wp_slots SET check_due_at = 0 WHERE container IN
-         (SELECT container FROM wp_slots WHERE state IN ('warm', 'acquired') ORDER BY check_due_at LIMIT ?)`,
+         (SELECT container FROM wp_slots WHERE check_due_at IS NOT NULL ORDER BY check_due_at LIMIT ?)`,
       limit
     ).rowsWritten
   }

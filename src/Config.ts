@@ -116,23 +116,3 @@ export const decodeConfig = (options: unknown): Effect.Effect<WarmPoolConfig, In
     onLeft: (error) => Effect.fail(toInvalidConfig(error)),
     onRight: Effect.succeed
   })
-
-/**
- * Validates a config sent over RPC. Unlike `decodeConfig`, a missing config is an error: the
- * client always sends the full config, so a caller that leaves it out must not get a default pool.
- */
-export const decodeRpcConfig = (options: unknown): Effect.Effect<WarmPoolConfig, InvalidConfig> =>
-  options === undefined
-    ? Effect.fail(new InvalidConfig({ field: "config", reason: "must be an object, got undefined" }))
-    : decodeConfig(options)
-
-/**
- * A stable text form of what the pool itself uses, to persist the config and to notice when it changes.
- * `stickyCacheSize` and `stickyCacheTtl` are left out: they concern each client's cache (the pool reads
- * them from each call), and isolates with different caches must not make the pool rewrite its stored
- * config on every call.
- */
-export const configKey = (config: WarmPoolConfig): string => {
-  const { stickyCacheSize: _size, stickyCacheTtl: _ttl, ...pool } = config
-  return JSON.stringify(pool)
-}

@@ -1,114 +1,100 @@
 /**
- * The `WarmPool` Durable Object. Users re-export it from their Worker. It runs one
- * engine per instance, over its SQLite storage, its alarm and the container binding
- * of its env. Any Worker holding the binding can call it, so it validates every argument.
+ * The `WarmPool` Durable Object. Users re-export it from their Worker. It runs one engine per
+ * instance over its SQLite storage, its alarm and the container bindings of its env. Any Worker
+ * holding the binding can call it, so every method decodes its arguments (see `Protocol`),
+ * runs the engine, and encodes the answer.
  */
 import { DurableObject } from "cloudflare:workers"
-import { Effect, Layer, ManagedRuntime } from "effect"
-import type { WarmPoolConfig } from "./Config.js"
-import { validateContainerReference, validateWarmupCount } from "./Arguments.js"
-import { decodeRpcConfig } from "./Config.js"
-import { ContainerDriver } from "./ContainerDriver.js"
+import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import type { WarmPoolError } from "./Errors.js"
-import { PoolAlarm } from "./PoolAlarm.js"
-import type { RpcResult } from "./Rpc.js"
-import { toRpcResult } from "./Rpc.js"
-import { validateSessionId } from "./SessionId.js"
-import type { Grant, PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
-import { cacheGrantMs } from "./Slot.js"
-import * as SqlitePoolStore from "./SqlitePoolStore.js"
-import type { TickReport, WarmPoolEngineService } from "./WarmPoolEngine.js"
-import { WarmPoolEngine } from "./WarmPoolEngine.js"
+import { Engine, forCaller } from "./internal/Engine.js"
+import { type StorageError, storageAsUnavailable } from "./internal/errors.js"
+import * as layers from "./internal/layers.js"
+import { Maintenance } from "./internal/Maintenance.js"
+import { PoolSettings } from "./internal/PoolSettings.js"
+import { testHooks, type TestHooks } from "./internal/testHooks.js"
+import type { Envelope, Method, WarmPoolRpc } from "./Protocol.js"
+import { answer, methods } from "./Protocol.js"
 
-const grantOf = (container: string, config: WarmPoolConfig): Grant => ({ container, cacheForMs: cacheGrantMs(config) })
+type Services = Engine | Maintenance | PoolSettings
 
-export class WarmPool extends DurableObject {
-  readonly #runtime: ManagedRuntime.ManagedRuntime<WarmPoolEngine, never>
+const unavailable = (reason: string): Envelope => ({
+  ok: false,
+  error: { _tag: "PoolUnavailable", reason }
+})
+
+export class WarmPool extends DurableObject implements WarmPoolRpc {
+  readonly #runtime: ManagedRuntime.ManagedRuntime<Services, StorageError>
 
   constructor(ctx: DurableObjectState, env: object) {
     super(ctx, env)
-    this.#runtime = ManagedRuntime.make(
-      WarmPoolEngine.layer.pipe(
-        Layer.provide(
-          Layer.mergeAll(SqlitePoolStore.layer(ctx.storage), ContainerDriver.layer(env), PoolAlarm.layer(ctx.storage))
-        )
-      )
+    this.#runtime = ManagedRuntime.make(layers.durableObject(ctx.storage, env))
+  }
+
+  /** Decodes the arguments, runs the program and encodes its answer; storage failures and defects become `PoolUnavailable`. */
+  #serve<P, A, I>(
+    method: Method<any, P, A, I>,
+    args: ReadonlyArray<unknown>,
+    program: (payload: P) => Effect.Effect<A, WarmPoolError | StorageError, Services>
+  ): Promise<Envelope> {
+    const served = storageAsUnavailable(Effect.flatMap(method.decode(args as any), program))
+    return this.#runtime.runPromiseExit(answer(method, served)).then((exit) =>
+      Exit.isSuccess(exit)
+        ? exit.value
+        : unavailable(`the pool failed unexpectedly: ${Cause.pretty(exit.cause).split("\n")[0]}`)
     )
   }
 
-  #run<A>(program: (engine: WarmPoolEngineService) => Effect.Effect<A, WarmPoolError>): Promise<RpcResult<A>> {
-    return this.#runtime.runPromise(toRpcResult(Effect.flatMap(WarmPoolEngine, program)))
+  getContainer(...args: Parameters<WarmPoolRpc["getContainer"]>): Promise<Envelope> {
+    return this.#serve(methods.getContainer, args, ({ config, sessionId }) =>
+      forCaller(config, (engine, grantMs) =>
+        Effect.map(engine.getContainer(sessionId, grantMs), (container) => ({ container, cacheForMs: grantMs }))))
   }
 
-  /**
-   * The name of the container leased to `sessionId`, and how long the caller may serve the
-   * session from its sticky cache; the client turns the name into a stub.
-   */
-  getContainer(sessionId: unknown, options: unknown): Promise<RpcResult<Grant>> {
-    return this.#run((engine) =>
-      Effect.flatMap(
-        Effect.all([validateSessionId(sessionId), decodeRpcConfig(options)]),
-        ([id, config]) => Effect.map(engine.getContainer(id, config), (container) => grantOf(container, config))
-      )
-    )
+  renewLease(...args: Parameters<WarmPoolRpc["renewLease"]>): Promise<Envelope> {
+    return this.#serve(methods.renewLease, args, ({ config, sessionId }) =>
+      forCaller(config, (engine, grantMs) =>
+        Effect.map(
+          engine.renewLease(sessionId, grantMs),
+          (container) => container === undefined ? null : { container, cacheForMs: grantMs }
+        )))
   }
 
-  /** Slides a live lease like `getContainer`, but never assigns a container: null when there is no live lease. */
-  renewLease(sessionId: unknown, options: unknown): Promise<RpcResult<Grant | null>> {
-    return this.#run((engine) =>
-      Effect.flatMap(
-        Effect.all([validateSessionId(sessionId), decodeRpcConfig(options)]),
-        ([id, config]) =>
-          Effect.map(engine.renew(id, config), (container) => container === undefined ? null : grantOf(container, config))
-      )
-    )
+  releaseContainer(...args: Parameters<WarmPoolRpc["releaseContainer"]>): Promise<Envelope> {
+    return this.#serve(methods.releaseContainer, args, ({ config, sessionId }) =>
+      forCaller(config, (engine) => engine.release(sessionId)))
   }
 
-  releaseContainer(sessionId: unknown, options: unknown): Promise<RpcResult<ReleaseResult>> {
-    return this.#run((engine) =>
-      Effect.flatMap(
-        Effect.all([validateSessionId(sessionId), decodeRpcConfig(options)]),
-        ([id, config]) => engine.release(id, config)
-      )
-    )
+  stats(...args: Parameters<WarmPoolRpc["stats"]>): Promise<Envelope> {
+    return this.#serve(methods.stats, args, ({ config }) => forCaller(config, (engine) => engine.stats))
   }
 
-  stats(options: unknown): Promise<RpcResult<PoolStats>> {
-    return this.#run((engine) => Effect.flatMap(decodeRpcConfig(options), engine.stats))
+  warmup(...args: Parameters<WarmPoolRpc["warmup"]>): Promise<Envelope> {
+    return this.#serve(methods.warmup, args, ({ config, count }) =>
+      forCaller(config, (engine) => engine.warmup(count)))
   }
 
-  warmup(count: unknown, options: unknown): Promise<RpcResult<WarmupResult>> {
-    return this.#run((engine) =>
-      Effect.flatMap(
-        Effect.all([validateWarmupCount(count), decodeRpcConfig(options)]),
-        ([n, config]) => engine.warmup(n, config)
-      )
-    )
-  }
-
-  shutdown(options?: unknown): Promise<RpcResult<ShutdownResult>> {
-    return this.#run((engine) =>
-      Effect.flatMap(options === undefined ? Effect.succeed(undefined) : decodeRpcConfig(options), engine.shutdown)
-    )
+  shutdown(...args: Parameters<WarmPoolRpc["shutdown"]>): Promise<Envelope> {
+    return this.#serve(methods.shutdown, args, ({ config }) => forCaller(config, (engine) => engine.shutdown))
   }
 
   /** Called by a container's `onStop` (see `notifyContainerStopped`): drops its slot at once. */
-  containerStopped(container: unknown): Promise<RpcResult<boolean>> {
-    return this.#run((engine) => Effect.flatMap(validateContainerReference(container), engine.containerStopped))
+  containerStopped(...args: Parameters<WarmPoolRpc["containerStopped"]>): Promise<Envelope> {
+    return this.#serve(methods.containerStopped, args, (container) =>
+      Effect.flatMap(Engine, (engine) => engine.containerStopped(container)))
   }
 
-  /** Resolves when background refills and stops have finished. For tests and graceful hand-offs. */
-  settled(): Promise<void> {
-    return this.#runtime.runPromise(Effect.flatMap(WarmPoolEngine, (engine) => engine.settled))
-  }
-
-  /** The health alarm: never throws, and always re-arms unless the pool is idle or shut down. */
+  /** The health alarm: never throws, and re-arms unless the pool is idle or shut down. */
   override async alarm(): Promise<void> {
-    await this.tick()
+    await this.#runtime.runPromise(Effect.flatMap(Maintenance, (maintenance) => maintenance.tick))
   }
 
-  /** Runs one alarm tick now and reports what it did. */
-  tick(): Promise<TickReport> {
-    return this.#runtime.runPromise(Effect.flatMap(WarmPoolEngine, (engine) => engine.tick))
+  /** Hooks for tests, under a symbol: RPC reaches only string-named methods. */
+  get [testHooks](): TestHooks {
+    const run = <A>(effect: Effect.Effect<A, unknown, Services>) => this.#runtime.runPromise(effect)
+    return {
+      tick: () => run(Effect.flatMap(Maintenance, (maintenance) => maintenance.tick)),
+      settled: () => run(Effect.flatMap(Engine, (engine) => engine.settled))
+    }
   }
 }

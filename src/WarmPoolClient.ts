@@ -7,13 +7,12 @@
 import * as workers from "cloudflare:workers"
 import type { Scope } from "effect"
 import { Clock, Context, Effect, Fiber, Layer } from "effect"
-import { validateWarmupCount } from "./Arguments.js"
 import type { WarmPoolConfig, WarmPoolOptions } from "./Config.js"
 import { decodeConfig } from "./Config.js"
 import type { InvalidConfig, WarmPoolError } from "./Errors.js"
-import { callPool } from "./Rpc.js"
+import type { Grant, Method, PoolStats, ReleaseResult, ShutdownResult, WarmPoolRpc, WarmupResult } from "./Protocol.js"
+import { callPool, methods, validateWarmupCount } from "./Protocol.js"
 import { validateSessionId } from "./SessionId.js"
-import type { Grant, PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
 import type { StickyCache } from "./StickyCache.js"
 import * as StickyCaches from "./StickyCache.js"
 
@@ -37,16 +36,6 @@ export interface WarmPoolClientService<C extends Rpc.DurableObjectBranded | unde
   /** Starts up to `count` more warm containers (default: up to `minContainers`); resolves once they are warm. */
   readonly warmup: (count?: number) => Effect.Effect<WarmupResult, WarmPoolError>
   readonly shutdown: Effect.Effect<ShutdownResult, WarmPoolError>
-}
-
-/** The pool's RPC methods as the client calls them; results are checked, not trusted. */
-interface WarmPoolRpc {
-  getContainer(sessionId: string, options: WarmPoolConfig): Promise<unknown>
-  renewLease(sessionId: string, options: WarmPoolConfig): Promise<unknown>
-  releaseContainer(sessionId: string, options: WarmPoolConfig): Promise<unknown>
-  stats(options: WarmPoolConfig): Promise<unknown>
-  warmup(count: number | undefined, options: WarmPoolConfig): Promise<unknown>
-  shutdown(options: WarmPoolConfig): Promise<unknown>
 }
 
 /** Keeps the request alive until `promise` settles, where the runtime offers `waitUntil`. */
@@ -75,8 +64,8 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
     const pools = poolNamespace as DurableObjectNamespace
     const containers = containerNamespace as unknown as DurableObjectNamespace
     const pool = () => pools.get(pools.idFromName(config.name)) as unknown as WarmPoolRpc
-    const call = <A>(method: string, body: (pool: WarmPoolRpc) => Promise<unknown>) =>
-      callPool<A>(method, () => body(pool()))
+    const call = <A, I>(method: Method<any, any, A, I>, body: (pool: WarmPoolRpc) => Promise<unknown>) =>
+      callPool(method, () => body(pool()))
     const stubOf = (container: string) =>
       containers.get(containers.idFromName(container)) as unknown as ContainerStub<C>
 
@@ -98,7 +87,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
     const renewal = (id: string, entry: StickyCaches.CacheEntry) =>
       Effect.gen(function*() {
         const sentAt = yield* Clock.currentTimeMillis
-        const grant = yield* call<Grant | null>("renewLease", (p) => p.renewLease(id, config))
+        const grant = yield* call(methods.renewLease, (p) => p.renewLease(id, config))
         if (cache.peek(id) !== entry) return
         if (grant === null) cache.delete(id)
         else remember(id, grant, sentAt)
@@ -126,7 +115,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
     const fromPool = (id: string) =>
       Effect.gen(function*() {
         const sentAt = yield* Clock.currentTimeMillis
-        const grant = yield* call<Grant>("getContainer", (p) => p.getContainer(id, config))
+        const grant = yield* call(methods.getContainer, (p) => p.getContainer(id, config))
         remember(id, grant, sentAt)
         return grant.container
       })
@@ -145,7 +134,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
         // Evicted before and after: a grant racing with the release must not stay cached.
         (id) =>
           invalidate(id).pipe(
-            Effect.zipRight(call<ReleaseResult>("releaseContainer", (p) => p.releaseContainer(id, config))),
+            Effect.zipRight(call(methods.releaseContainer, (p) => p.releaseContainer(id, config))),
             Effect.ensuring(invalidate(id))
           )
       )
@@ -155,10 +144,9 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
       invalidate,
       acquire: (sessionId) => Effect.acquireRelease(getContainer(sessionId), () => Effect.ignore(release(sessionId))),
       release,
-      stats: call<PoolStats>("stats", (p) => p.stats(config)),
-      warmup: (count) =>
-        Effect.flatMap(validateWarmupCount(count), (n) => call<WarmupResult>("warmup", (p) => p.warmup(n, config))),
-      shutdown: call<ShutdownResult>("shutdown", (p) => p.shutdown(config))
+      stats: call(methods.stats, (p) => p.stats(config)),
+      warmup: (count) => Effect.flatMap(validateWarmupCount(count), (n) => call(methods.warmup, (p) => p.warmup(n, config))),
+      shutdown: call(methods.shutdown, (p) => p.shutdown(config))
     }
   })
 

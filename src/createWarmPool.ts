@@ -2,10 +2,9 @@
  * The Promise API from the README: a thin adapter over `WarmPoolClient`.
  * Failures reject with the typed error itself (an `Error` with `_tag`), never a FiberFailure.
  */
-import { Runtime } from "effect"
 import type { WarmPoolOptions } from "./Config.js"
-import { runAsPromise, valueOrThrow } from "./Rpc.js"
-import type { PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Slot.js"
+import { runAsPromise, runSyncOrThrow } from "./internal/promise.js"
+import type { PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Protocol.js"
 import type { StickyCache } from "./StickyCache.js"
 import type { ContainerStub, WarmPoolClientService } from "./WarmPoolClient.js"
 import { make } from "./WarmPoolClient.js"
@@ -30,12 +29,10 @@ export const createWarmPool = <C extends Rpc.DurableObjectBranded | undefined = 
   options?: WarmPoolOptions,
   stickyCache?: StickyCache
 ): WarmPoolHandle<C> => {
-  const client: WarmPoolClientService<C> = valueOrThrow(
-    Runtime.runSyncExit(Runtime.defaultRuntime)(make<C>(poolNamespace, containerNamespace, options, stickyCache))
-  )
+  const client: WarmPoolClientService<C> = runSyncOrThrow(make<C>(poolNamespace, containerNamespace, options, stickyCache))
   return {
     getContainer: (sessionId) => runAsPromise(client.getContainer(sessionId)),
-    invalidate: (sessionId) => Runtime.runSync(Runtime.defaultRuntime)(client.invalidate(sessionId)),
+    invalidate: (sessionId) => runSyncOrThrow(client.invalidate(sessionId)),
     releaseContainer: (sessionId) => runAsPromise(client.release(sessionId)),
     stats: () => runAsPromise(client.stats),
     warmup: (count) => runAsPromise(client.warmup(count)),

@@ -1,15 +1,68 @@
-export * from "./Config.js"
-export * from "./Errors.js"
-export * from "./SessionId.js"
-export * from "./Slot.js"
-export { ContainerCallFailed, ContainerDriver, type ContainerDriverService, type Containers } from "./ContainerDriver.js"
-export { PoolAlarm, type PoolAlarmService } from "./PoolAlarm.js"
-export { PoolStore, type PoolStoreService } from "./PoolStore.js"
-export { type TickReport, WarmPoolEngine, type WarmPoolEngineService } from "./WarmPoolEngine.js"
-export { WarmPoolClient, type ContainerStub, type WarmPoolClientService } from "./WarmPoolClient.js"
-export * as StickyCache from "./StickyCache.js"
-export { createWarmPool, type WarmPoolHandle } from "./createWarmPool.js"
+/**
+ * cf-container-warm-pool: keep Cloudflare Containers warm and hand them out by session id.
+ *
+ * Plain Workers use `createWarmPool`; Effect Workers use `WarmPoolClient`. Either way the
+ * Worker re-exports the `WarmPool` Durable Object and talks to containers directly.
+ */
+
+// The Durable Object to re-export from your Worker.
+/** The pool's Durable Object: assigns containers, releases leases, checks health on its alarm. */
 export { WarmPool } from "./WarmPool.js"
+
+// The Promise API.
+/** A handle on a warm pool for Promise code (the README's API). */
+export { createWarmPool, type WarmPoolHandle } from "./createWarmPool.js"
+
+// The Effect API.
+/** The Effect client: a `Context.Tag` service with `make` and `layer`, and a scoped `acquire`. */
+export { type ContainerStub, WarmPoolClient, type WarmPoolClientService } from "./WarmPoolClient.js"
+
+// Configuration.
+/** The config Schema, its defaults, and validation of user options. */
+export {
+  decodeConfig,
+  defaults,
+  MAX_CONTAINERS,
+  MAX_DURATION_MS,
+  MAX_STICKY_CACHE_SIZE,
+  WarmPoolConfig,
+  type WarmPoolOptions
+} from "./Config.js"
+
+// Errors.
+/** Every typed failure, as `Schema.TaggedError`s, and their union. */
+export {
+  ContainerStartFailed,
+  InvalidArgument,
+  InvalidConfig,
+  InvalidContainerBinding,
+  InvalidSessionId,
+  PoolExhausted,
+  PoolUnavailable,
+  WarmPoolError
+} from "./Errors.js"
+
+// Session ids.
+/** Session id validation, as the pool applies it. */
+export { MAX_SESSION_ID_LENGTH, sessionIdProblem, validateSessionId } from "./SessionId.js"
+
+// Results and the RPC protocol.
+/** The Schemas and types of what the pool answers, and its RPC surface. */
+export {
+  Grant,
+  PoolStats,
+  ReleaseResult,
+  ShutdownResult,
+  type WarmPoolRpc,
+  WarmupResult
+} from "./Protocol.js"
+
+// The sticky cache.
+/** The per-isolate cache of session → container that makes sticky calls free of pool round trips. */
+export * as StickyCache from "./StickyCache.js"
+
+// Stop notices.
+/** For a container's `onStop`: tell the pool at once that the container stopped. */
 export {
   containerStoppedNotice,
   notifyContainerStopped,

@@ -6,7 +6,9 @@
 import { Effect } from "effect"
 import { decodeConfig } from "./Config.js"
 import type { WarmPoolError } from "./Errors.js"
-import { callPool, runAsPromise } from "./Rpc.js"
+import { runAsPromise } from "./internal/promise.js"
+import type { WarmPoolRpc } from "./Protocol.js"
+import { callPool, methods } from "./Protocol.js"
 
 export interface NotifyContainerStoppedOptions {
   /** The pool's name, `config.name` of the pool that owns the container. Default `"default"`. */
@@ -15,10 +17,6 @@ export interface NotifyContainerStoppedOptions {
 
 /** Whatever identifies the container: its `ctx`, its id, or the name the pool gave it. */
 export type StoppedContainer = DurableObjectState | DurableObjectId | string
-
-interface ContainerStoppedRpc {
-  containerStopped(container: string): Promise<unknown>
-}
 
 const referenceOf = (container: StoppedContainer): string => {
   if (typeof container === "string") return container
@@ -36,8 +34,8 @@ export const containerStoppedNotice = (
   Effect.gen(function*() {
     const { name } = yield* decodeConfig(options?.name === undefined ? {} : { name: options.name })
     const pools = poolNamespace as DurableObjectNamespace
-    const pool = pools.get(pools.idFromName(name)) as unknown as ContainerStoppedRpc
-    return yield* callPool<boolean>("containerStopped", () => pool.containerStopped(referenceOf(container)))
+    const pool = pools.get(pools.idFromName(name)) as unknown as WarmPoolRpc
+    return yield* callPool(methods.containerStopped, () => pool.containerStopped(referenceOf(container)))
   })
 
 /**

@@ -3,10 +3,12 @@
  * with `docker ps` as the witness.
  */
 import { env as testEnv, runInDurableObject, SELF } from "cloudflare:test"
-import type { TickReport, WarmPool, WarmPoolHandle, WarmPoolOptions } from "cf-container-warm-pool"
+import type { WarmPool, WarmPoolHandle, WarmPoolOptions } from "cf-container-warm-pool"
 import { createWarmPool, PoolExhausted } from "cf-container-warm-pool"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import type { Env, SessionContainer } from "../../example/src/index.js"
+import type { TickReport } from "../../src/internal/Maintenance.js"
+import { testHooks } from "../../src/internal/testHooks.js"
 import type { ContainerRow } from "./docker.js"
 
 const env = testEnv as unknown as Env & { DOCKER: Fetcher }
@@ -77,8 +79,9 @@ const newPool = (options: WarmPoolOptions): TestPool => {
     stub,
     seen,
     slots,
-    settled: () => stub.settled(),
-    tick: () => stub.tick() as Promise<TickReport>
+    // The example exports the library's pool, whose test hooks are reached on the instance, never over RPC.
+    settled: () => runInDurableObject(stub, (instance: WarmPool) => instance[testHooks].settled()),
+    tick: () => runInDurableObject(stub, (instance: WarmPool) => instance[testHooks].tick())
   }
   pools.push(handle)
   return handle
@@ -205,7 +208,7 @@ describe("real containers", () => {
     // Make every slot's check due now, then tick until the pool has seen the death.
     const report = await eventually(
       async () => {
-        await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0`))
+        await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0 WHERE check_due_at IS NOT NULL`))
         return tick()
       },
       (r) => r.dead === 1,

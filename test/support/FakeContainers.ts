@@ -3,13 +3,15 @@
  * (test) clock, can be told to fail or hang, and containers can be killed.
  */
 import { Context, Duration, Effect, Layer } from "effect"
-import { ContainerCallFailed, ContainerDriver, type Containers } from "../../src/ContainerDriver.js"
-import { InvalidContainerBinding } from "../../src/Errors.js"
 import type { WarmPoolConfig } from "../../src/Config.js"
 import { defaults } from "../../src/Config.js"
-import { makeMemoryAlarm, PoolAlarm } from "../../src/PoolAlarm.js"
-import { makeMemoryStore, PoolStore } from "../../src/PoolStore.js"
-import { WarmPoolEngine } from "../../src/WarmPoolEngine.js"
+import { InvalidContainerBinding } from "../../src/Errors.js"
+import { ContainerDriver, type ContainerDriverService, type Containers } from "../../src/internal/ContainerDriver.js"
+import { ContainerCallFailed } from "../../src/internal/errors.js"
+import { memoryBackend, PoolAlarm } from "../../src/internal/PoolAlarm.js"
+import { PoolStore } from "../../src/internal/PoolStore.js"
+import { buildPool, poolUnderTest } from "./PoolUnderTest.js"
+import { makeSqlJsStorageSync } from "./SqlJsStorage.js"
 
 export type FakeStatus = "healthy" | "stopped" | "stopped_with_code"
 
@@ -94,27 +96,47 @@ export const makeFakeContainers = (): FakeContainers => {
 }
 
 /** A driver that knows one binding, `CONTAINER`. */
-export const fakeDriver = (fake: FakeContainers) =>
-  Layer.succeed(ContainerDriver, {
-    resolve: (binding) =>
-      binding === "CONTAINER"
-        ? Effect.succeed(fake.containers)
-        : Effect.fail(new InvalidContainerBinding({ binding, reason: "is not defined in the env of the Worker that hosts WarmPool" }))
-  })
+export const fakeDriverService = (fake: FakeContainers): ContainerDriverService => ({
+  resolve: (binding) =>
+    binding === "CONTAINER"
+      ? Effect.succeed(fake.containers)
+      : Effect.fail(
+        new InvalidContainerBinding({ binding, reason: "is not defined in the env of the Worker that hosts WarmPool" })
+      )
+})
+
+export const fakeDriver = (fake: FakeContainers) => Layer.succeed(ContainerDriver, fakeDriverService(fake))
 
 export const config = (overrides: Partial<WarmPoolConfig> = {}): WarmPoolConfig => ({ ...defaults, ...overrides })
 
-/** An engine on in-memory layers, with handles on its fakes. */
+/** A slot as an earlier instance would have left it, mid-start. */
+export const leftover = (container: string, state: "warming" | "starting" = "warming", sessionId: string | null = null) => ({
+  container,
+  objectId: `id:${container}`,
+  state,
+  sessionId
+})
+
+/** An engine over the real SQLite store (sql.js), a memory alarm and fake containers, with handles on each. */
 export const makeHarness = Effect.gen(function*() {
   const fake = makeFakeContainers()
-  const store = makeMemoryStore()
-  const alarm = makeMemoryAlarm()
-  const context = yield* Layer.build(
-    WarmPoolEngine.layer.pipe(
-      Layer.provide(
-        Layer.mergeAll(Layer.succeed(PoolStore, store), fakeDriver(fake), Layer.succeed(PoolAlarm, alarm))
-      )
-    )
+  const storage = makeSqlJsStorageSync()
+  const alarmBackend = memoryBackend()
+  yield* Effect.addFinalizer(() => Effect.sync(() => storage.close()))
+  const boot = Effect.map(
+    buildPool(Layer.mergeAll(PoolStore.layer(storage), fakeDriver(fake), PoolAlarm.layer(alarmBackend))),
+    (context) => ({
+      engine: poolUnderTest(context),
+      store: Context.get(context, PoolStore),
+      alarm: Context.get(context, PoolAlarm)
+    })
   )
-  return { engine: Context.get(context, WarmPoolEngine), fake, store, alarm }
+  const first = yield* boot
+  return {
+    ...first,
+    fake,
+    storage,
+    /** A new instance over the same storage, alarm and containers, as after a Durable Object restart. */
+    reboot: Effect.map(boot, (next) => next.engine)
+  }
 })

@@ -8,19 +8,26 @@
  * made keep going on the container side (a start already sent still finishes). A fresh
  * instance then boots over the same world.
  */
-import { Context, Effect, Layer, Scope } from "effect"
-import { ContainerDriver, type Containers } from "../../src/ContainerDriver.js"
-import { makeMemoryAlarm, PoolAlarm, type PoolAlarmService } from "../../src/PoolAlarm.js"
-import { makeMemoryStore, PoolStore, type PoolStoreService } from "../../src/PoolStore.js"
-import { WarmPoolEngine, type WarmPoolEngineService } from "../../src/WarmPoolEngine.js"
-import { fakeDriver, makeFakeContainers } from "./FakeContainers.js"
+import { Effect, Layer, Scope } from "effect"
+import { ContainerDriver, type Containers } from "../../src/internal/ContainerDriver.js"
+import { StorageError } from "../../src/internal/errors.js"
+import { memoryBackend, PoolAlarm, type PoolAlarmService } from "../../src/internal/PoolAlarm.js"
+import { PoolRecord, type PoolRecordService, PoolStore, type PoolStoreService } from "../../src/internal/PoolStore.js"
+import { migrate } from "../../src/internal/SqlitePoolStore.js"
+import { fakeDriverService, makeFakeContainers } from "./FakeContainers.js"
+import { buildPool, poolUnderTest, type PoolUnderTest } from "./PoolUnderTest.js"
+import { makeSqlJsStorageSync } from "./SqlJsStorage.js"
 
-/** Wraps every effect (and every effect-returning function) of a service with `gate`. */
-const gated = <S extends object>(service: S, gate: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): S =>
+type Gate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
+
+/** Wraps every effect (and every effect-returning function) of a service with `gate`, but those named in `except`. */
+const gated = <S extends object>(service: S, gate: Gate, except: ReadonlyArray<string> = []): S =>
   Object.fromEntries(
     Object.entries(service).map(([key, value]) => [
       key,
-      Effect.isEffect(value)
+      except.includes(key)
+        ? value
+        : Effect.isEffect(value)
         ? gate(value)
         : typeof value === "function"
         ? (...args: Array<unknown>) => gate((value as (...a: Array<unknown>) => Effect.Effect<unknown>)(...args))
@@ -30,51 +37,55 @@ const gated = <S extends object>(service: S, gate: <A, E, R>(effect: Effect.Effe
 
 export const makeWorld = () => {
   const fake = makeFakeContainers()
-  const store = makeMemoryStore()
-  const alarm = makeMemoryAlarm()
-  /** The next `storageErrors` store calls throw, as a failing SQLite statement would. */
+  const storage = makeSqlJsStorageSync()
+  migrate(storage)
+  const alarmBackend = memoryBackend()
+  /** The next `storageErrors` store calls fail, as a failing SQLite statement would. */
   const faults = { storageErrors: 0 }
-  let instance: { engine: WarmPoolEngineService; aborted: { value: boolean } } | undefined
+  let instance: { engine: PoolUnderTest; aborted: { value: boolean } } | undefined
   let restarts = 0
 
   const boot = Effect.gen(function*() {
     const aborted = { value: false }
-    const alive = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.suspend(() => (aborted.value ? Effect.never : effect))
-    const faulty = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      alive(Effect.suspend(() => {
+    const alive: Gate = (effect) => Effect.suspend(() => (aborted.value ? Effect.never : effect))
+    const faulty: Gate = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      alive(Effect.suspend((): Effect.Effect<A, E | StorageError, R> => {
         if (faults.storageErrors > 0) {
           faults.storageErrors--
-          return Effect.die(new Error("injected storage error"))
+          return Effect.fail(new StorageError({ operation: "injected", reason: "injected storage error" }))
         }
         return effect
       }))
-    const driver = Context.get(yield* Layer.build(fakeDriver(fake)), ContainerDriver)
-    const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(
-      WarmPoolEngine.layer.pipe(
-        Layer.provide(Layer.mergeAll(
-          Layer.succeed(PoolStore, gated<PoolStoreService>(store, faulty)),
-          Layer.succeed(ContainerDriver, {
-            resolve: (binding) =>
-              alive(Effect.map(driver.resolve(binding), (containers) => gated<Containers>(containers, alive)))
-          }),
-          Layer.succeed(PoolAlarm, gated<PoolAlarmService>(alarm, alive))
-        ))
-      ),
-      scope
-    )
+    const store = yield* PoolStore.make(storage)
+    const driver = fakeDriverService(fake)
+    const alarm = yield* PoolAlarm.make(alarmBackend)
     // The scope is never closed: an aborted instance runs no finalizers.
-    instance = { engine: Context.get(context, WarmPoolEngine), aborted }
+    const context = yield* buildPool(Layer.mergeAll(
+      Layer.succeed(PoolStore, gated<PoolStoreService>(store, faulty, ["exclusive"])),
+      Layer.succeed(PoolRecord, gated<PoolRecordService>(PoolRecord.make(storage), faulty)),
+      Layer.succeed(ContainerDriver, {
+        resolve: (binding) =>
+          Effect.map(driver.resolve(binding), (c) => gated<Containers>(c, alive, ["idOf"]))
+      }),
+      Layer.succeed(PoolAlarm, gated<PoolAlarmService>(alarm, alive))
+    )).pipe(Effect.provideService(Scope.Scope, yield* Scope.make()))
+    instance = { engine: poolUnderTest(context), aborted }
   })
 
   return {
     fake,
-    store,
-    alarm,
+    storage,
+    /** The store as the test sees it: not gated, never aborted. */
+    store: Effect.runSync(PoolStore.make(storage)),
+    /** The alarm as the runtime keeps it. */
+    alarm: {
+      get: Effect.sync(() => alarmBackend.get() as number | null),
+      set: (at: number) => Effect.sync(() => void alarmBackend.set(at)),
+      clear: Effect.sync(() => void alarmBackend.clear())
+    },
     faults,
     boot,
-    get engine(): WarmPoolEngineService {
+    get engine(): PoolUnderTest {
       return instance!.engine
     },
     get restarts() {

@@ -1,40 +1,61 @@
 /**
- * One contract for every PoolStore: the in-memory store (unit) and SQLite (workerd).
+ * One contract for the SQLite store, run on workerd's SQLite (workers project) and on sql.js
+ * (unit project), so the Node shim the unit tests rely on keeps the semantics of production.
  */
-import { Effect } from "effect"
+import type { Effect } from "effect"
+import { Effect as E } from "effect"
 import { describe, expect, it } from "vitest"
-import type { PoolStoreService } from "../../src/PoolStore.js"
-import type { SlotCounts } from "../../src/Slot.js"
-import { emptyCounts } from "../../src/Slot.js"
+import type { SlotCounts } from "../../src/internal/policy.js"
+import { emptyCounts } from "../../src/internal/policy.js"
+import type { NewSlot, PoolRecordService, PoolStoreService } from "../../src/internal/PoolStore.js"
 
 let serial = 0
-const names = () => () => `c-${++serial}`
-const run = <A>(effect: Effect.Effect<A>) => Effect.runPromise(effect)
+const run = <A, Err>(effect: Effect.Effect<A, Err>) => E.runPromise(effect)
 const terms = (expiresAt: number, cachedUntil = 0) => ({ expiresAt, cachedUntil })
 
 /** Counts recomputed from the rows, to check the maintained ones. */
-export const recount = async (store: PoolStoreService): Promise<SlotCounts> => {
-  const { leases, slots } = await run(store.snapshot)
-  const counts: Record<string, number> = { ...emptyCounts, sessions: leases.length }
-  for (const slot of slots) counts[slot.state]!++
-  return counts as unknown as SlotCounts
+export const recount = (store: PoolStoreService): Effect.Effect<SlotCounts, unknown> =>
+  E.map(store.snapshot, ({ slots }) => {
+    const counts: Record<string, number> = { ...emptyCounts }
+    for (const slot of slots) counts[slot.state]!++
+    return counts as unknown as SlotCounts
+  })
+
+export interface StoreUnderTest {
+  readonly store: PoolStoreService
+  readonly record: PoolRecordService
 }
 
 /** `withStore` runs a test body against a fresh store, inside whatever context the store needs. */
 export const storeContract = (
   label: string,
-  withStore: (body: (store: PoolStoreService) => Promise<void>) => Promise<void>
+  withStore: (body: (subject: StoreUnderTest) => Promise<void>) => Promise<void>
 ) => {
   describe(`PoolStore contract: ${label}`, () => {
-    const reserve = (store: PoolStoreService, state: "warming" | "starting", n: number, sessionId: string | null = null) =>
-      run(store.reserve({ state, sessionId, howMany: () => n, newName: names(), checkDueAt: 0 }))
-
+    const reserve = async (store: PoolStoreService, state: NewSlot["state"], n: number, sessionId: string | null = null) => {
+      const slots = Array.from({ length: n }, () => {
+        const container = `c-${++serial}`
+        return { container, objectId: `object-of-${container}`, state, sessionId }
+      })
+      await run(store.reserve(slots))
+      return slots.map((slot) => slot.container)
+    }
+    /** Cold starts: one `starting` slot per session, bound. */
+    const leased = async (store: PoolStoreService, sessions: ReadonlyArray<string>, expiresAt = 10) => {
+      const names: Array<string> = []
+      for (const id of sessions) {
+        const [name] = await reserve(store, "starting", 1, id)
+        expect(await run(store.bind(name!, terms(expiresAt), 0))).toBe(true)
+        names.push(name!)
+      }
+      return names
+    }
     const expectCountsConsistent = async (store: PoolStoreService) => {
-      expect(await run(store.counts)).toEqual(await recount(store))
+      expect(await run(store.counts)).toEqual(await run(recount(store)))
     }
 
     it("reserves, promotes and assigns warm slots, keeping counts", () =>
-      withStore(async (store) => {
+      withStore(async ({ store }) => {
         const [a, b] = await reserve(store, "warming", 2)
         expect(await run(store.counts)).toMatchObject({ warming: 2, warm: 0 })
         expect(await run(store.promote(a!, 100))).toBe(true)
@@ -43,43 +64,28 @@ export const storeContract = (
         expect(await run(store.assignWarm("s1", terms(500)))).toBe(a)
         expect(await run(store.assignWarm("s2", terms(500)))).toBeUndefined()
         expect(await run(store.lease("s1"))).toEqual({ sessionId: "s1", container: a, expiresAt: 500, cachedUntil: 0 })
-        expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 0, acquired: 1, sessions: 1 })
+        expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 0, acquired: 1 })
         expect(b).toBeDefined()
         await expectCountsConsistent(store)
       }))
 
     it("does not assign a second container to a session that holds one", () =>
-      withStore(async (store) => {
+      withStore(async ({ store }) => {
         const [a, b] = await reserve(store, "warming", 2)
         await run(store.promote(a!, 0))
         await run(store.promote(b!, 0))
         expect(await run(store.assignWarm("s", terms(1)))).toBeDefined()
         expect(await run(store.assignWarm("s", terms(1)))).toBeUndefined()
-        expect(await run(store.counts)).toMatchObject({ warm: 1, acquired: 1, sessions: 1 })
+        expect(await run(store.counts)).toMatchObject({ warm: 1, acquired: 1 })
       }))
 
-    it("decides reservations against the counts it holds", () =>
-      withStore(async (store) => {
-        await reserve(store, "warming", 3)
-        const seen: Array<SlotCounts> = []
-        const got = await run(store.reserve({
-          state: "starting",
-          sessionId: "s",
-          howMany: (counts) => (seen.push(counts), 10 - counts.warming),
-          newName: names(),
-          checkDueAt: 0
-        }))
-        expect(seen[0]).toMatchObject({ warming: 3 })
-        expect(got).toHaveLength(7)
-        await expectCountsConsistent(store)
-      }))
-
-    it("binds a started slot to its session, once", () =>
-      withStore(async (store) => {
+    it("binds a started slot to its session, once, and slides only that lease", () =>
+      withStore(async ({ store }) => {
         const [a] = await reserve(store, "starting", 1, "s")
-        expect(await run(store.bind(a!, "s", terms(99)))).toBe(true)
-        expect(await run(store.bind(a!, "s", terms(99)))).toBe(false)
+        expect(await run(store.bind(a!, terms(99), 50))).toBe(true)
+        expect(await run(store.bind(a!, terms(99), 50))).toBe(false)
         expect(await run(store.lease("s"))).toMatchObject({ container: a, expiresAt: 99 })
+        expect(await run(store.slot(a!))).toMatchObject({ state: "acquired", sessionId: "s", checkDueAt: 50 })
         expect(await run(store.renewLease("s", a!, terms(200)))).toBe(true)
         expect(await run(store.renewLease("s", "another", terms(900)))).toBe(false)
         expect(await run(store.renewLease("nobody", a!, terms(900)))).toBe(false)
@@ -87,58 +93,55 @@ export const storeContract = (
         await expectCountsConsistent(store)
       }))
 
-    it("releases to warm or to stopping as the decision says, and ignores unknown ids", () =>
-      withStore(async (store) => {
-        const [a, b] = await reserve(store, "starting", 2, null)
-        await run(store.bind(a!, "s1", terms(10)))
-        await run(store.bind(b!, "s2", terms(10)))
-        expect(await run(store.release("nobody", () => "warm", 0))).toBeUndefined()
-        expect(await run(store.release("s1", () => "warm", 5))).toEqual({ container: a, outcome: "warm" })
-        expect(await run(store.release("s2", () => "stopped", 5))).toEqual({ container: b, outcome: "stopped" })
-        expect(await run(store.counts)).toMatchObject({ warm: 1, stopping: 1, acquired: 0, sessions: 0 })
+    it("does not bind a cold start for a session that got another container meanwhile", () =>
+      withStore(async ({ store }) => {
+        const [cold] = await reserve(store, "starting", 1, "s")
+        const [warm] = await reserve(store, "warming", 1)
+        await run(store.promote(warm!, 0))
+        expect(await run(store.assignWarm("s", terms(10)))).toBe(warm)
+        expect(await run(store.bind(cold!, terms(10), 0))).toBe(false)
+        expect((await run(store.lease("s")))?.container).toBe(warm)
+      }))
+
+    it("returns a leased slot to the warm set, or stops it, ending its lease", () =>
+      withStore(async ({ store }) => {
+        const [a, b] = await leased(store, ["s1", "s2"])
+        expect(await run(store.returnToWarm(a!, 5))).toBe(true)
+        expect(await run(store.returnToWarm(a!, 5))).toBe(false)
+        expect(await run(store.markStopping(b!))).toMatchObject({ container: b, state: "acquired", sessionId: "s2" })
+        expect(await run(store.counts)).toMatchObject({ warm: 1, stopping: 1, acquired: 0 })
         expect(await run(store.lease("s1"))).toBeUndefined()
+        expect(await run(store.lease("s2"))).toBeUndefined()
+        expect(await run(store.slot(a!))).toMatchObject({ state: "warm", sessionId: null, checkDueAt: 5 })
+        expect(await run(store.markStopping("missing"))).toBeUndefined()
         await run(store.remove(b!))
         expect(await run(store.slot(b!))).toBeUndefined()
         await expectCountsConsistent(store)
       }))
 
-    it("passes the lease and the counts to the release decision", () =>
-      withStore(async (store) => {
-        const [a] = await reserve(store, "starting", 1)
-        await run(store.bind(a!, "s", terms(42)))
-        let seen: unknown
-        await run(store.release("s", (counts, lease) => ((seen = { counts, lease }), "stopped"), 0))
-        expect(seen).toMatchObject({ counts: { acquired: 1 }, lease: { sessionId: "s", container: a, expiresAt: 42 } })
-      }))
-
     it("expires leases by deadline, in pages", () =>
-      withStore(async (store) => {
-        const started = await reserve(store, "starting", 3)
-        for (const [i, name] of started.entries()) await run(store.bind(name, `s${i}`, terms(100 + i)))
+      withStore(async ({ store }) => {
+        const started: Array<string> = []
+        for (const i of [0, 1, 2]) started.push(...(await leased(store, [`s${i}`], 100 + i)))
         expect(await run(store.expireLeases(99, 10))).toEqual([])
         expect(await run(store.expireLeases(101, 1))).toEqual([started[0]])
         expect(await run(store.expireLeases(200, 10))).toEqual([started[1], started[2]])
-        expect(await run(store.counts)).toMatchObject({ stopping: 3, acquired: 0, sessions: 0 })
+        expect(await run(store.counts)).toMatchObject({ stopping: 3, acquired: 0 })
         await expectCountsConsistent(store)
       }))
 
     it("records the sticky cache granted on a lease, and never lowers it", () =>
-      withStore(async (store) => {
-        const [a, b] = await reserve(store, "starting", 2)
-        await run(store.bind(a!, "s", terms(100, 100)))
+      withStore(async ({ store }) => {
+        const [a] = await reserve(store, "starting", 1, "s")
+        await run(store.bind(a!, terms(100, 100), 0))
         await run(store.renewLease("s", a!, terms(300, 0)))
         expect(await run(store.lease("s"))).toMatchObject({ expiresAt: 300, cachedUntil: 100 })
         await run(store.renewLease("s", a!, terms(400, 400)))
         expect(await run(store.lease("s"))).toMatchObject({ expiresAt: 400, cachedUntil: 400 })
-        await run(store.promote(b!, 0))
-        expect(await run(store.assignWarm("t", terms(50, 50)))).toBe(b)
-        let seen: unknown
-        await run(store.release("t", (_counts, lease) => ((seen = lease.cachedUntil), "stopped"), 0))
-        expect(seen).toBe(50)
       }))
 
     it("lists due health checks oldest first, warm and acquired only", () =>
-      withStore(async (store) => {
+      withStore(async ({ store }) => {
         const [a, b, c] = await reserve(store, "warming", 3)
         await run(store.promote(a!, 300))
         await run(store.promote(b!, 100))
@@ -147,62 +150,51 @@ export const storeContract = (
         await run(store.scheduleCheck(b!, 5_000))
         expect((await run(store.dueForCheck(1_000, 10))).map((s) => s.container)).toEqual([a])
         expect((await run(store.inState("warming", 10))).map((s) => s.container)).toEqual([c])
+        await run(store.markStopping(a!))
+        await run(store.scheduleCheck(a!, 0))
+        expect((await run(store.dueForCheck(1_000, 10))).map((s) => s.container)).toEqual([])
       }))
 
     it("stops everything at once", () =>
-      withStore(async (store) => {
-        const [a, b] = await reserve(store, "starting", 2)
-        await run(store.bind(a!, "s", terms(10)))
+      withStore(async ({ store }) => {
+        const [a] = await leased(store, ["s"])
+        const [b] = await reserve(store, "warming", 1)
         const all = await run(store.markAllStopping)
         expect([...all].sort()).toEqual([a, b].sort())
-        expect(await run(store.counts)).toMatchObject({ stopping: 2, starting: 0, acquired: 0, sessions: 0 })
+        expect(await run(store.counts)).toMatchObject({ stopping: 2, warming: 0, acquired: 0 })
         expect(await run(store.lease("s"))).toBeUndefined()
         await expectCountsConsistent(store)
       }))
 
-    it("marks one slot stopping and ends its lease", () =>
-      withStore(async (store) => {
-        const [a] = await reserve(store, "starting", 1)
-        await run(store.bind(a!, "s", terms(10)))
-        expect(await run(store.markStopping(a!))).toMatchObject({ container: a, state: "acquired", sessionId: "s" })
-        expect(await run(store.lease("s"))).toBeUndefined()
-        expect(await run(store.markStopping("missing"))).toBeUndefined()
-        await expectCountsConsistent(store)
-      }))
-
-    it("finds a tracked container by its Durable Object id", () =>
-      withStore(async (store) => {
-        const [a] = await run(store.reserve({
-          state: "warming",
-          sessionId: null,
-          howMany: () => 1,
-          newName: names(),
-          objectIdOf: (container) => `object-of-${container}`,
-          checkDueAt: 0
-        }))
-        expect(await run(store.containerByObjectId(`object-of-${a}`))).toBe(a)
-        expect(await run(store.containerByObjectId("object-of-nothing"))).toBeUndefined()
+    it("finds a tracked container by its name or its Durable Object id", () =>
+      withStore(async ({ store }) => {
+        const [a] = await reserve(store, "warming", 1)
+        expect((await run(store.slot(a!)))?.container).toBe(a)
+        expect((await run(store.slot(`object-of-${a}`)))?.container).toBe(a)
+        expect(await run(store.slot("object-of-nothing"))).toBeUndefined()
         await run(store.remove(a!))
-        expect(await run(store.containerByObjectId(`object-of-${a}`))).toBeUndefined()
+        expect(await run(store.slot(`object-of-${a}`))).toBeUndefined()
       }))
 
-    it("keeps config and start failures", () =>
-      withStore(async (store) => {
-        expect(await run(store.loadConfig)).toBeUndefined()
-        await run(store.saveConfig("{\"a\":1}"))
-        expect(await run(store.loadConfig)).toBe("{\"a\":1}")
-        await run(store.recordStartFailure)
-        await run(store.recordStartFailure)
-        expect(await run(store.startFailures)).toBe(2)
+    it("keeps the config, the shut-down flag and start failures", () =>
+      withStore(async ({ record }) => {
+        expect(await run(record.config)).toBeUndefined()
+        await run(record.saveConfig("{\"a\":1}"))
+        expect(await run(record.config)).toBe("{\"a\":1}")
+        expect(await run(record.shutDown)).toBe(false)
+        await run(record.setShutDown(true))
+        expect(await run(record.shutDown)).toBe(true)
+        await run(record.recordStartFailure)
+        await run(record.recordStartFailure)
+        expect(await run(record.startFailures)).toBe(2)
       }))
 
     it("stores ids with SQL metacharacters and unicode as data", () =>
-      withStore(async (store) => {
+      withStore(async ({ store }) => {
         const ids = ["'; DELETE FROM wp_slots; --", "\" OR 1=1", "日本語🙂", "%_\\"]
-        const started = await reserve(store, "starting", ids.length)
-        for (const [i, id] of ids.entries()) expect(await run(store.bind(started[i]!, id, terms(10)))).toBe(true)
+        const started = await leased(store, ids)
         for (const [i, id] of ids.entries()) expect((await run(store.lease(id)))?.container).toBe(started[i])
-        expect(await run(store.counts)).toMatchObject({ acquired: ids.length, sessions: ids.length })
+        expect(await run(store.counts)).toMatchObject({ acquired: ids.length })
       }))
   })
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { configKey, decodeConfig, decodeRpcConfig, defaults, MAX_CONTAINERS, MAX_DURATION_MS } from "../../src/Config.js"
+import { decodeConfig, defaults, MAX_CONTAINERS, MAX_DURATION_MS } from "../../src/Config.js"
+import { isSameConfig, poolPart } from "../../src/internal/PoolSettings.js"
+import { methods } from "../../src/Protocol.js"
 import { InvalidConfig } from "../../src/Errors.js"
 
 const rejects = (options: unknown) => Effect.runSync(Effect.either(decodeConfig(options)))
@@ -30,9 +32,22 @@ describe("Config", () => {
     }))
 
   it("keys the pool's stored config without the client-only sticky cache options", () => {
-    expect(configKey({ ...defaults, stickyCacheSize: 0, stickyCacheTtl: 5 })).toBe(configKey(defaults))
-    expect(configKey({ ...defaults, minContainers: 2 })).not.toBe(configKey(defaults))
-    expect(configKey(defaults)).not.toContain("stickyCache")
+    expect(poolPart({ ...defaults, stickyCacheSize: 0, stickyCacheTtl: 5 })).toBe(poolPart(defaults))
+    expect(poolPart({ ...defaults, minContainers: 2 })).not.toBe(poolPart(defaults))
+    expect(poolPart(defaults)).not.toContain("stickyCache")
+  })
+
+  it("recognises an unchanged config without decoding it, and any change as a change", () => {
+    expect(isSameConfig(JSON.parse(JSON.stringify(defaults)), defaults)).toBe(true)
+    expect(isSameConfig({ ...defaults, ports: [8080] }, { ...defaults, ports: [8080] })).toBe(true)
+    expect(isSameConfig({ ...defaults, ports: [8081] }, { ...defaults, ports: [8080] })).toBe(false)
+    expect(isSameConfig({ ...defaults, minContainers: 2 }, defaults)).toBe(false)
+    expect(isSameConfig({ ...defaults, extra: 1 }, defaults)).toBe(false)
+    const { name: _name, ...missing } = defaults
+    expect(isSameConfig({ ...missing, other: "default" }, defaults)).toBe(false)
+    expect(isSameConfig({ ...defaults, ports: "8080" }, defaults)).toBe(false)
+    expect(isSameConfig(null, defaults)).toBe(false)
+    expect(isSameConfig("config", defaults)).toBe(false)
   })
 
   it("accepts Cloudflare-sized pools", () => {
@@ -89,8 +104,8 @@ describe("Config", () => {
   })
 
   it("over RPC, a missing config is an error, not the defaults", () => {
-    const result = Effect.runSync(Effect.either(decodeRpcConfig(undefined)))
+    const result = Effect.runSync(Effect.either(methods.stats.decode([undefined])))
     expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "InvalidConfig", field: "config" })
-    expect(Either.isRight(Effect.runSync(Effect.either(decodeRpcConfig({}))))).toBe(true)
+    expect(Either.isRight(Effect.runSync(Effect.either(methods.stats.decode([{}]))))).toBe(true)
   })
 })

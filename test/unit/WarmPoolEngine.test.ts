@@ -1,23 +1,32 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Exit, Fiber, TestClock } from "effect"
 import { ContainerStartFailed, InvalidContainerBinding, PoolExhausted } from "../../src/Errors.js"
-import { config, makeHarness } from "../support/FakeContainers.js"
+import { config, leftover, makeHarness } from "../support/FakeContainers.js"
 import { recount } from "../support/storeContract.js"
 
 const failure = <A, E>(effect: Effect.Effect<A, E>) => Effect.flip(effect)
 
 describe("WarmPoolEngine", () => {
   describe("pre-warm", () => {
-    it.scoped("the first call arms the alarm and warms toward minContainers", () =>
+    it.scoped("stats is a pure read: it starts nothing and arms nothing", () =>
       Effect.gen(function*() {
         const { alarm, engine, fake } = yield* makeHarness
         const cfg = config({ minContainers: 2, healthCheckInterval: 1_000 })
-        expect(yield* alarm.get).toBeNull()
-        const first = yield* engine.stats(cfg)
-        expect(first.warming).toBe(2)
+        expect(yield* engine.stats(cfg)).toMatchObject({ warm: 0, warming: 0, total: 0, config: cfg })
         yield* engine.settled
-        expect(yield* engine.stats(cfg)).toMatchObject({ warm: 2, warming: 0, total: 2 })
-        expect(fake.running()).toHaveLength(2)
+        expect(fake.calls.starts).toBe(0)
+        expect(yield* alarm.get).toBeNull()
+      }))
+
+    it.scoped("the first assignment arms the alarm and warms toward minContainers", () =>
+      Effect.gen(function*() {
+        const { alarm, engine, fake } = yield* makeHarness
+        const cfg = config({ minContainers: 2, healthCheckInterval: 1_000 })
+        yield* engine.getContainer("a", cfg)
+        expect(yield* engine.stats(cfg)).toMatchObject({ acquired: 1, warming: 2 })
+        yield* engine.settled
+        expect(yield* engine.stats(cfg)).toMatchObject({ warm: 2, warming: 0, acquired: 1, total: 3 })
+        expect(fake.running()).toHaveLength(3)
         expect(yield* alarm.get).toBe(1_000)
       }))
 
@@ -25,8 +34,7 @@ describe("WarmPoolEngine", () => {
       Effect.gen(function*() {
         const { alarm, engine, fake } = yield* makeHarness
         const cfg = config({ minContainers: 2, healthCheckInterval: 1_000 })
-        yield* engine.stats(cfg)
-        yield* engine.settled
+        yield* engine.warmup(undefined, cfg)
         fake.kill(fake.running()[0]!)
         yield* TestClock.adjust(Duration.millis(1_000))
         const report = yield* engine.tick
@@ -40,8 +48,9 @@ describe("WarmPoolEngine", () => {
       Effect.gen(function*() {
         const { alarm, engine } = yield* makeHarness
         const cfg = config({ minContainers: 0 })
-        yield* engine.stats(cfg)
+        yield* engine.getContainer("a", cfg)
         expect(yield* alarm.get).not.toBeNull()
+        yield* engine.release("a", cfg)
         const report = yield* engine.tick
         expect(report.nextAlarm).toBeNull()
         expect(yield* alarm.get).toBeNull()
@@ -105,7 +114,8 @@ describe("WarmPoolEngine", () => {
         const { engine, fake } = yield* makeHarness
         fake.behaviour.startDelay = Duration.seconds(5)
         const cfg = config({ minContainers: 2, maxContainers: 2 })
-        yield* engine.stats(cfg) // two refills now warming
+        yield* Effect.fork(engine.warmup(undefined, cfg))
+        yield* TestClock.adjust(Duration.millis(10)) // two refills now warming
         const error = yield* failure(engine.getContainer("a", cfg))
         expect(error).toMatchObject({ _tag: "PoolExhausted", warming: 2 })
       }))
@@ -429,9 +439,9 @@ describe("WarmPoolEngine", () => {
         expect(yield* alarm.get).toBeNull()
         yield* engine.tick
         expect(yield* alarm.get).toBeNull()
-        yield* engine.stats(cfg)
+        yield* engine.getContainer("c", cfg)
         yield* engine.settled
-        expect((yield* engine.stats(cfg)).warm).toBe(2)
+        expect(yield* engine.stats(cfg)).toMatchObject({ warm: 2, acquired: 1 })
         expect(yield* alarm.get).not.toBeNull()
       }))
   })
@@ -442,14 +452,8 @@ describe("WarmPoolEngine", () => {
         const { engine, fake, store } = yield* makeHarness
         const cfg = config({ minContainers: 1 })
         yield* engine.release("nobody", cfg) // stores the config without warming anything
-        let n = 0
-        const [alive, dead] = yield* store.reserve({
-          state: "warming",
-          sessionId: null,
-          howMany: () => 2,
-          newName: () => `orphan-${++n}`,
-          checkDueAt: 0
-        })
+        const [alive, dead] = ["orphan-1", "orphan-2"]
+        yield* store.reserve([leftover(alive!), leftover(dead!)])
         fake.status.set(alive!, "healthy")
         const report = yield* engine.tick
         expect(report).toMatchObject({ adopted: 1, stopped: 1, refilled: 0 })
@@ -459,26 +463,22 @@ describe("WarmPoolEngine", () => {
 
     it.scoped("a new instance's first call runs the repairing tick at once when it finds leftovers", () =>
       Effect.gen(function*() {
-        const { alarm, engine, store } = yield* makeHarness
+        const { alarm, reboot, store } = yield* makeHarness
         const cfg = config({ minContainers: 1, healthCheckInterval: 60_000 })
-        yield* store.reserve({
-          state: "warming",
-          sessionId: null,
-          howMany: () => 1,
-          newName: () => "left-by-an-earlier-instance",
-          checkDueAt: 0
-        })
+        yield* store.reserve([leftover("left-by-an-earlier-instance")])
         yield* alarm.set(45_000) // what the earlier instance had armed
         yield* TestClock.adjust(Duration.millis(1_000))
-        yield* engine.stats(cfg)
+        const engine = yield* reboot
+        yield* engine.warmup(0, cfg)
         expect(yield* alarm.get).toBe(1_000)
       }))
 
     it.scoped("a new instance with nothing left over keeps the alarm it finds", () =>
       Effect.gen(function*() {
-        const { alarm, engine } = yield* makeHarness
+        const { alarm, reboot } = yield* makeHarness
         yield* alarm.set(45_000)
-        yield* engine.stats(config({ minContainers: 0 }))
+        const engine = yield* reboot
+        yield* engine.getContainer("a", config({ minContainers: 0 }))
         expect(yield* alarm.get).toBe(45_000)
       }))
 
@@ -487,21 +487,9 @@ describe("WarmPoolEngine", () => {
         const { engine, fake, store } = yield* makeHarness
         const cfg = config({ minContainers: 1 })
         yield* engine.release("nobody", cfg)
-        let n = 0
-        const orphans = yield* store.reserve({
-          state: "warming",
-          sessionId: null,
-          howMany: () => 3,
-          newName: () => `orphan-${++n}`,
-          checkDueAt: 0
-        })
-        const [cold] = yield* store.reserve({
-          state: "starting",
-          sessionId: "s",
-          howMany: () => 1,
-          newName: () => "orphan-cold",
-          checkDueAt: 0
-        })
+        const orphans = ["orphan-1", "orphan-2", "orphan-3"]
+        const cold = "orphan-cold"
+        yield* store.reserve([...orphans.map((name) => leftover(name)), leftover(cold, "starting", "s")])
         for (const name of [...orphans, cold!]) fake.status.set(name, "healthy")
         const report = yield* engine.tick
         expect(report).toMatchObject({ adopted: 1, stopped: 3 })
@@ -545,7 +533,7 @@ describe("WarmPoolEngine", () => {
       yield* engine.release("b", cfg)
       yield* engine.settled
       const counts = yield* store.counts
-      expect(counts).toEqual(yield* Effect.promise(() => recount(store)))
+      expect(counts).toEqual(yield* recount(store))
       const exit = yield* Effect.exit(engine.getContainer("a", cfg))
       expect(Exit.isSuccess(exit)).toBe(true)
     }))

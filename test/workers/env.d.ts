@@ -1,4 +1,4 @@
-import type { WarmPool } from "../../src/WarmPool.js"
+import type { TestWarmPool as WarmPool } from "../support/TestWarmPool.js"
 import type { StandInContainer } from "./StandInContainer.js"
 
 declare module "cloudflare:test" {

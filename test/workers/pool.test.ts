@@ -14,13 +14,23 @@ const alarmOf = (stub: DurableObjectStub) =>
 
 describe("WarmPool Durable Object", () => {
   describe("pre-warm", () => {
-    it("the first call warms toward minContainers and arms the alarm", async () => {
+    it("stats() is a pure read: it starts nothing and arms nothing", async () => {
+      const { pool, settled, stub } = newPool({ minContainers: 3 })
+      const starts = standIn.calls.starts
+      expect(await pool.stats()).toMatchObject({ warm: 0, warming: 0, total: 0 })
+      await settled()
+      expect(standIn.calls.starts).toBe(starts)
+      expect(await alarmOf(stub)).toBeNull()
+    })
+
+    it("the first assignment warms toward minContainers and arms the alarm", async () => {
       const { pool, settled, stub } = newPool({ minContainers: 3, healthCheckInterval: 60_000 })
       expect(await alarmOf(stub)).toBeNull()
-      const first = await pool.stats()
-      expect(first.warming).toBe(3)
+      await pool.getContainer("first")
+      const refills = await pool.stats()
+      expect(refills.warming + refills.warm).toBe(3)
       await settled()
-      expect(await pool.stats()).toMatchObject({ warm: 3, warming: 0, acquired: 0, total: 3 })
+      expect(await pool.stats()).toMatchObject({ warm: 3, warming: 0, acquired: 1, total: 4 })
       const alarm = await alarmOf(stub)
       expect(alarm).not.toBeNull()
       expect(alarm! - Date.now()).toBeGreaterThan(50_000)
@@ -34,7 +44,7 @@ describe("WarmPool Durable Object", () => {
       )
       const victim = before[0]!.container
       await runInDurableObject(stub, (_i, state) =>
-        void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0`)
+        void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0 WHERE check_due_at IS NOT NULL`)
       )
       const { env } = await import("cloudflare:test")
       await env.CONTAINER.get(env.CONTAINER.idFromName(victim)).kill()
@@ -47,8 +57,10 @@ describe("WarmPool Durable Object", () => {
     })
 
     it("arms no alarm while the pool is empty and idle", async () => {
-      const { pool, stub } = newPool({ minContainers: 0 })
-      await pool.stats()
+      const { pool, settled, stub } = newPool({ minContainers: 0 })
+      await pool.getContainer("a")
+      await pool.releaseContainer("a")
+      await settled()
       expect(await runDurableObjectAlarm(stub)).toBe(true)
       expect(await alarmOf(stub)).toBeNull()
     })
@@ -179,7 +191,7 @@ describe("WarmPool Durable Object", () => {
       await pool.getContainer("a")
       const deadline = () =>
         runInDurableObject(stub, (_i, state) =>
-          state.storage.sql.exec<{ expires_at: number }>(`SELECT expires_at FROM wp_leases`).one().expires_at
+          state.storage.sql.exec<{ expires_at: number }>(`SELECT expires_at FROM wp_slots WHERE state = 'acquired'`).one().expires_at
         )
       const first = await deadline()
       await scheduler.wait(5) // let the clock move
@@ -194,7 +206,7 @@ describe("WarmPool Durable Object", () => {
       const a = await pool.getContainer("a")
       await settled()
       await (a as any).kill()
-      await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0`))
+      await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0 WHERE check_due_at IS NOT NULL`))
       const report = await pool.stats().then(() => stub.tick())
       expect(report.dead).toBe(1)
       // This isolate's cache still names the dead container (never another id's) until told.
@@ -261,13 +273,13 @@ describe("WarmPool Durable Object", () => {
       expect(stateOf(a)?.status).toBe("stopped")
       const rows = await runInDurableObject(stub, (_i, state) => ({
         slots: state.storage.sql.exec(`SELECT * FROM wp_slots`).toArray().length,
-        leases: state.storage.sql.exec(`SELECT * FROM wp_leases`).toArray().length
+        leases: state.storage.sql.exec(`SELECT session_id, container, expires_at, cached_until FROM wp_slots WHERE state = 'acquired'`).toArray().length
       }))
       expect(rows).toEqual({ slots: 0, leases: 0 })
       expect(await alarmOf(stub)).toBeNull()
-      await pool.stats()
+      await pool.getContainer("b")
       await settled()
-      expect((await pool.stats()).warm).toBe(2)
+      expect(await pool.stats()).toMatchObject({ warm: 2, acquired: 1 })
       expect(await alarmOf(stub)).not.toBeNull()
     })
   })

@@ -16,7 +16,7 @@ const slotsOf = (stub: DurableObjectStub) =>
   )
 const alarmOf = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, state) => state.storage.getAlarm())
 const makeChecksDue = (stub: DurableObjectStub) =>
-  runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0`))
+  runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0 WHERE check_due_at IS NOT NULL`))
 
 describe("container death", () => {
   it("a container that dies while acquired is found by the next alarm; its id gets a new container", async () => {
@@ -100,13 +100,14 @@ describe("alarm failure", () => {
     const a = await pool.getContainer("a")
     await settled()
     await scheduler.wait(60) // the lease's deadline passes
-    // Break the lease table: every step that reads leases fails like a broken statement would.
-    await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`ALTER TABLE wp_leases RENAME TO wp_leases_away`))
+    // Drop the expiry index: the step that expires leases fails like a broken statement would.
+    await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`DROP INDEX wp_leases_by_expiry`))
     const failed = await stub.tick()
     expect(failed.failures.length).toBeGreaterThan(0)
     expect(failed.nextAlarm).not.toBeNull()
     expect(await alarmOf(stub)).toBe(failed.nextAlarm)
-    await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`ALTER TABLE wp_leases_away RENAME TO wp_leases`))
+    await runInDurableObject(stub, (_i, state) =>
+      void state.storage.sql.exec(`CREATE INDEX wp_leases_by_expiry ON wp_slots (expires_at) WHERE state = 'acquired'`))
     expect(await runDurableObjectAlarm(stub)).toBe(true)
     await settled()
     expect(stateOf(a)?.status).toBe("stopped")

@@ -24,7 +24,7 @@ const poolFor = (options: WarmPoolOptions) => {
   const lease = (sessionId: string) =>
     runInDurableObject(stub, (_i, state) =>
       state.storage.sql.exec<{ container: string; expires_at: number; cached_until: number }>(
-        `SELECT container, expires_at, cached_until FROM wp_leases WHERE session_id = ?`,
+        `SELECT container, expires_at, cached_until FROM wp_slots WHERE state = 'acquired' AND session_id = ?`,
         sessionId
       ).toArray()[0]
     )

@@ -1,4 +1,4 @@
-// The Worker the integration tests run in: the pool, the stand-in container, and the README quick start.
-export { WarmPool } from "../../src/index.js"
+// The Worker the integration tests run in: the pool (with its test hooks), the stand-in container, and the README quick start.
+export { TestWarmPool as WarmPool } from "../support/TestWarmPool.js"
 export { StandInContainer } from "./StandInContainer.js"
 export { default } from "./quickstart.js"

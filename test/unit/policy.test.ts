@@ -1,24 +1,26 @@
 import { describe, expect, it } from "@effect/vitest"
 import { defaults } from "../../src/Config.js"
 import {
-  cachedUntil,
+  adoptOrphan,
   cacheGrantMs,
-  CLIENT_CLOCK_SLACK_MS,
   capacityLeft,
+  CLIENT_CLOCK_SLACK_MS,
   emptyCounts,
   isAlive,
   isLeaseLive,
-  leaseDeadline,
+  leaseTerms,
   refillNeeded,
   releaseOutcome,
+  retryDelay,
   toStats,
-  totalContainers
-} from "../../src/Slot.js"
+  totalContainers,
+  warmupCount
+} from "../../src/internal/policy.js"
 
 const counts = (overrides: Partial<typeof emptyCounts>) => ({ ...emptyCounts, ...overrides })
 const lease = (expiresAt: number, cachedUntil = 0) => ({ sessionId: "s", container: "c", expiresAt, cachedUntil })
 
-describe("Slot", () => {
+describe("policy", () => {
   it("counts every held container, stopping ones too, against the cap", () => {
     const c = counts({ warming: 1, starting: 2, warm: 3, acquired: 4, stopping: 5 })
     expect(totalContainers(c)).toBe(15)
@@ -52,10 +54,9 @@ describe("Slot", () => {
     const config = { acquireTimeout: 1_000, stickyCacheSize: 10, stickyCacheTtl: 60_000 }
     expect(cacheGrantMs(config)).toBe(500)
     expect(cacheGrantMs({ ...config, acquireTimeout: 600_000 })).toBe(60_000)
-    expect(cachedUntil(7_000, config)).toBe(7_000 + 500 + CLIENT_CLOCK_SLACK_MS)
-    expect(cachedUntil(7_000, config)).toBeGreaterThan(7_000 + cacheGrantMs(config))
+    expect(leaseTerms(7_000, cacheGrantMs(config), config).cachedUntil).toBe(7_000 + 500 + CLIENT_CLOCK_SLACK_MS)
     expect(cacheGrantMs({ ...config, stickyCacheSize: 0 })).toBe(0)
-    expect(cachedUntil(7_000, { ...config, stickyCacheSize: 0 })).toBe(0)
+    expect(leaseTerms(7_000, 0, config).cachedUntil).toBe(0)
   })
 
   it("always stops the container of an expired lease", () => {
@@ -63,7 +64,7 @@ describe("Slot", () => {
   })
 
   it("slides leases by acquireTimeout and expires them at the deadline", () => {
-    expect(leaseDeadline(1_000, { acquireTimeout: 500 })).toBe(1_500)
+    expect(leaseTerms(1_000, 0, { acquireTimeout: 500 }).expiresAt).toBe(1_500)
     expect(isLeaseLive(lease(1_500), 1_499)).toBe(true)
     expect(isLeaseLive(lease(1_500), 1_500)).toBe(false)
   })
@@ -74,7 +75,7 @@ describe("Slot", () => {
   })
 
   it("reports the README's stats fields", () => {
-    const stats = toStats(counts({ warming: 1, starting: 1, warm: 2, acquired: 3, stopping: 1, sessions: 3 }), 4, defaults)
+    const stats = toStats(counts({ warming: 1, starting: 1, warm: 2, acquired: 3, stopping: 1 }), 4, defaults)
     expect(stats).toEqual({
       warm: 2,
       acquired: 3,
@@ -85,5 +86,25 @@ describe("Slot", () => {
       sessions: 3,
       startFailures: 4
     })
+  })
+
+  it("warms up the count asked for, or the refill, within the cap", () => {
+    const limits = { minContainers: 3, maxContainers: 5 }
+    expect(warmupCount(counts({ warm: 1 }), undefined, limits)).toBe(2)
+    expect(warmupCount(counts({ warm: 1 }), 10, limits)).toBe(4)
+    expect(warmupCount(counts({ acquired: 5 }), 2, limits)).toBe(0)
+    expect(warmupCount(counts({}), 0, limits)).toBe(0)
+  })
+
+  it("adopts an orphan only while the warm set, less the undecided orphans, is short", () => {
+    expect(adoptOrphan(counts({ warming: 3 }), 3, { minContainers: 1 })).toBe(true)
+    expect(adoptOrphan(counts({ warm: 1, warming: 2 }), 2, { minContainers: 1 })).toBe(false)
+    expect(adoptOrphan(counts({ warm: 1, warming: 2 }), 2, { minContainers: 2 })).toBe(true)
+    expect(adoptOrphan(counts({}), 0, { minContainers: 0 })).toBe(false)
+  })
+
+  it("retries a failed tick soon, never later than the next check", () => {
+    expect(retryDelay({ healthCheckInterval: 30_000 })).toBe(5_000)
+    expect(retryDelay({ healthCheckInterval: 1_000 })).toBe(1_000)
   })
 })

@@ -1,20 +1,10 @@
 /**
- * The pool's edge to the containers: the RPC calls it makes on the user's
- * `Container` Durable Objects, reached through a binding of the pool's env.
+ * The pool's edge to the containers: the RPC calls it makes on the user's `Container`
+ * Durable Objects, reached through a binding of the pool Worker's env.
  */
-import { Context, Effect, Layer, Schema } from "effect"
-import { InvalidContainerBinding } from "./Errors.js"
-
-/** A call to a container Durable Object failed or threw. Internal: the engine maps it. */
-export class ContainerCallFailed extends Schema.TaggedError<ContainerCallFailed>()("ContainerCallFailed", {
-  container: Schema.String,
-  operation: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `${this.operation} on container ${this.container} failed: ${this.reason}`
-  }
-}
+import { Context, Effect, Layer } from "effect"
+import { InvalidContainerBinding } from "../Errors.js"
+import { ContainerCallFailed, reasonOf } from "./errors.js"
 
 /** The container operations the pool needs, by container name. */
 export interface Containers {
@@ -41,8 +31,6 @@ export interface ContainerRpc {
   renewActivityTimeout(): unknown
   destroy(): Promise<unknown>
 }
-
-const reasonOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
 /** The container operations over a Durable Object namespace. */
 export const containersOf = (namespace: DurableObjectNamespace): Containers => {
@@ -72,28 +60,21 @@ const isNamespace = (value: unknown): value is DurableObjectNamespace =>
   typeof (value as DurableObjectNamespace).get === "function"
 
 /** Resolves bindings by name from a Worker env. A `DurableObjectNamespace` cannot cross RPC, so the pool looks it up. */
-export const fromEnv = (env: object): ContainerDriverService => {
-  const resolved = new Map<string, Containers>()
-  return {
-    resolve: (binding) =>
-      Effect.suspend(() => {
-        const cached = resolved.get(binding)
-        if (cached !== undefined) return Effect.succeed(cached)
-        const value: unknown = (env as Record<string, unknown>)[binding]
-        if (value === undefined) {
-          return Effect.fail(
-            new InvalidContainerBinding({ binding, reason: "is not defined in the env of the Worker that hosts WarmPool" })
-          )
-        }
-        if (!isNamespace(value)) {
-          return Effect.fail(new InvalidContainerBinding({ binding, reason: "is not a Durable Object namespace" }))
-        }
-        const containers = containersOf(value)
-        resolved.set(binding, containers)
-        return Effect.succeed(containers)
-      })
-  }
-}
+export const fromEnv = (env: object): ContainerDriverService => ({
+  resolve: (binding) =>
+    Effect.suspend(() => {
+      const value: unknown = (env as Record<string, unknown>)[binding]
+      if (value === undefined) {
+        return Effect.fail(
+          new InvalidContainerBinding({ binding, reason: "is not defined in the env of the Worker that hosts WarmPool" })
+        )
+      }
+      if (!isNamespace(value)) {
+        return Effect.fail(new InvalidContainerBinding({ binding, reason: "is not a Durable Object namespace" }))
+      }
+      return Effect.succeed(containersOf(value))
+    })
+})
 
 export class ContainerDriver extends Context.Tag("cf-container-warm-pool/ContainerDriver")<
   ContainerDriver,

@@ -1,25 +1,25 @@
 /**
- * Pure pool logic: slot states, counts, capacity, refill and lease arithmetic.
- * Nothing here touches storage, stubs or clocks, so it is tested directly.
+ * The pool's policy, as pure functions: slot states, counts, capacity, refills, lease
+ * deadlines and the sticky-cache grant. Nothing here touches storage, stubs or clocks.
  *
  * A slot is one container the pool tracks. Its life:
  *   warming  → warm → acquired → (warm again on release, or stopping)
  *   starting → acquired        (a cold start made for one session)
  *   any      → stopping → gone
+ * A lease is the `acquired` slot itself: its session, its deadline and its cache grant.
  */
-import type { WarmPoolConfig } from "./Config.js"
+import type { WarmPoolConfig } from "../Config.js"
+import type { PoolStats } from "../Protocol.js"
 
 export type SlotState = "warming" | "starting" | "warm" | "acquired" | "stopping"
-
-export const slotStates: ReadonlyArray<SlotState> = ["warming", "starting", "warm", "acquired", "stopping"]
 
 export interface Slot {
   readonly container: string
   readonly state: SlotState
   /** The session a `starting` or `acquired` slot belongs to. */
   readonly sessionId: string | null
-  /** When the next health check of this slot is due (epoch ms). */
-  readonly checkDueAt: number
+  /** When the next health check of a `warm` or `acquired` slot is due (epoch ms); null in other states. */
+  readonly checkDueAt: number | null
 }
 
 export interface Lease {
@@ -34,17 +34,23 @@ export interface Lease {
   readonly cachedUntil: number
 }
 
-/** How many slots are in each state, and how many leases exist. Stores maintain these. */
+/** A lease's deadlines, as set when it is created or renewed. */
+export interface LeaseTerms {
+  readonly expiresAt: number
+  /** Never lowered by a renewal: a cache granted earlier may still be alive. */
+  readonly cachedUntil: number
+}
+
+/** How many slots are in each state. Every acquired slot is one lease. */
 export interface SlotCounts {
   readonly warming: number
   readonly starting: number
   readonly warm: number
   readonly acquired: number
   readonly stopping: number
-  readonly sessions: number
 }
 
-export const emptyCounts: SlotCounts = { warming: 0, starting: 0, warm: 0, acquired: 0, stopping: 0, sessions: 0 }
+export const emptyCounts: SlotCounts = { warming: 0, starting: 0, warm: 0, acquired: 0, stopping: 0 }
 
 /** Every container the pool holds, stopping ones included: they still run until destroyed. */
 export const totalContainers = (counts: SlotCounts): number =>
@@ -62,6 +68,13 @@ export const refillNeeded = (
   counts: SlotCounts,
   config: Pick<WarmPoolConfig, "minContainers" | "maxContainers">
 ): number => Math.min(Math.max(0, config.minContainers - warmSet(counts)), capacityLeft(counts, config))
+
+/** How many containers `warmup(count)` starts: the count asked for (default: the refill), within the cap. */
+export const warmupCount = (
+  counts: SlotCounts,
+  count: number | undefined,
+  config: Pick<WarmPoolConfig, "minContainers" | "maxContainers">
+): number => Math.min(count ?? refillNeeded(counts, config), capacityLeft(counts, config))
 
 export const isLeaseLive = (lease: Lease, now: number): boolean => lease.expiresAt > now
 
@@ -81,9 +94,15 @@ export const releaseOutcome = (
 ): ReleaseOutcome =>
   isLeaseLive(lease, now) && lease.cachedUntil <= now && warmSet(counts) < config.minContainers ? "warm" : "stopped"
 
-/** The sliding lease deadline after a use at `now`. */
-export const leaseDeadline = (now: number, config: Pick<WarmPoolConfig, "acquireTimeout">): number =>
-  now + config.acquireTimeout
+/**
+ * An orphan found running (left mid-start by an earlier instance) joins the warm set only while it
+ * is short, counting neither itself nor the `undecided` warming orphans still to be judged.
+ */
+export const adoptOrphan = (
+  counts: SlotCounts,
+  undecided: number,
+  config: Pick<WarmPoolConfig, "minContainers">
+): boolean => warmSet(counts) - undecided < config.minContainers
 
 /**
  * How long a client may serve a session from its sticky cache without asking the pool: at most
@@ -103,23 +122,17 @@ export const cacheGrantMs = (
 export const CLIENT_CLOCK_SLACK_MS = 5 * 60_000
 
 /**
- * Until when the pool treats a lease as cached after granting `cacheGrantMs` at `now`: the grant plus
- * the slack of a client's clock. 0 when nothing was granted.
+ * A lease's terms after a use at `now` by a caller granted `grantMs` of cache: the sliding deadline,
+ * and until when the pool must treat the lease as cached (the grant plus a client clock's slack).
  */
-export const cachedUntil = (
+export const leaseTerms = (
   now: number,
-  config: Pick<WarmPoolConfig, "acquireTimeout" | "stickyCacheSize" | "stickyCacheTtl">
-): number => {
-  const grant = cacheGrantMs(config)
-  return grant > 0 ? now + grant + CLIENT_CLOCK_SLACK_MS : 0
-}
-
-/** What the pool answers to `getContainer`: the container, and how long the caller may cache it. */
-export interface Grant {
-  readonly container: string
-  /** Ms from the caller's request during which it may serve the session from its cache. */
-  readonly cacheForMs: number
-}
+  grantMs: number,
+  config: Pick<WarmPoolConfig, "acquireTimeout">
+): LeaseTerms => ({
+  expiresAt: now + config.acquireTimeout,
+  cachedUntil: grantMs > 0 ? now + grantMs + CLIENT_CLOCK_SLACK_MS : 0
+})
 
 /** Container states, as `Container.getState()` reports them. */
 export type ContainerStatus = "running" | "healthy" | "stopping" | "stopped" | "stopped_with_code"
@@ -127,22 +140,7 @@ export type ContainerStatus = "running" | "healthy" | "stopping" | "stopped" | "
 /** Only a running container can serve; anything stopping or stopped is dead to the pool. */
 export const isAlive = (status: string): boolean => status === "running" || status === "healthy"
 
-/** What `stats()` reports. The first five fields are the README's contract. */
-export interface PoolStats {
-  readonly warm: number
-  readonly acquired: number
-  /** Containers starting: refills of the warm set and cold starts for sessions. */
-  readonly warming: number
-  /** Every container the pool holds, including those being stopped. */
-  readonly total: number
-  readonly config: WarmPoolConfig
-  readonly stopping: number
-  /** Live and not yet collected leases. */
-  readonly sessions: number
-  /** Failed start attempts since the pool was created. */
-  readonly startFailures: number
-}
-
+/** What `stats()` reports, from the maintained counts. */
 export const toStats = (counts: SlotCounts, startFailures: number, config: WarmPoolConfig): PoolStats => ({
   warm: counts.warm,
   acquired: counts.acquired,
@@ -150,27 +148,22 @@ export const toStats = (counts: SlotCounts, startFailures: number, config: WarmP
   total: totalContainers(counts),
   config,
   stopping: counts.stopping,
-  sessions: counts.sessions,
+  sessions: counts.acquired,
   startFailures
 })
 
-/** What `releaseContainer` reports. */
-export interface ReleaseResult {
-  /** False when the id held no lease: nothing was changed. */
-  readonly released: boolean
-  /** Where the container went: back to the warm set, or stopped. */
-  readonly outcome: ReleaseOutcome | "unknown-session"
-}
+/** Bounds on the work one call or one alarm tick does. */
+export const limits = {
+  /** Container starts in parallel for refills and warmup. */
+  startConcurrency: 8,
+  /** Health checks and stops in parallel. */
+  callConcurrency: 16,
+  /** Slots health-checked, leases expired and orphans repaired per tick; a backlog re-arms the alarm at once. */
+  tickPage: 256,
+  /** Longest wait for a container's `getState()` during a health check. */
+  statusTimeoutMs: 10_000
+} as const
 
-/** What `warmup` reports. */
-export interface WarmupResult {
-  /** Containers started and now warm. */
-  readonly started: number
-  readonly warm: number
-}
-
-/** What `shutdown` reports. */
-export interface ShutdownResult {
-  /** Containers stopped. */
-  readonly stopped: number
-}
+/** How soon the alarm retries after a failure: soon, but never later than the next check would be. */
+export const retryDelay = (config: Pick<WarmPoolConfig, "healthCheckInterval">): number =>
+  Math.min(config.healthCheckInterval, 5_000)

@@ -1,0 +1,225 @@
+/**
+ * The pool's RPC protocol, defined once. Each method names its arguments, how the pool
+ * decodes them (it trusts no caller), and the Schema of its success. The `WarmPool`
+ * Durable Object implements `WarmPoolRpc`; the clients call it and decode every answer.
+ *
+ * Results cross RPC as an envelope, `{ ok: true, value }` or `{ ok: false, error }`: a thrown
+ * error would lose its class and fields, so failures travel as encoded `WarmPoolError`s.
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+import { MAX_CONTAINERS, WarmPoolConfig } from "./Config.js"
+import { InvalidArgument, InvalidConfig, PoolUnavailable, WarmPoolError } from "./Errors.js"
+import { validateSessionId } from "./SessionId.js"
+
+const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+
+/** What the pool answers to `getContainer`: the container, and how long the caller may cache it. */
+export const Grant = Schema.Struct({
+  /** The container's name: the client turns it into a stub with `idFromName`. */
+  container: Schema.String.pipe(Schema.minLength(1)),
+  /** Ms from the caller's request during which it may serve the session from its cache. */
+  cacheForMs: Count
+})
+export type Grant = typeof Grant.Type
+
+/** What `stats()` reports. The first five fields are the README's contract. */
+export const PoolStats = Schema.Struct({
+  warm: Count,
+  acquired: Count,
+  /** Containers starting: refills of the warm set and cold starts for sessions. */
+  warming: Count,
+  /** Every container the pool holds, including those being stopped. */
+  total: Count,
+  config: WarmPoolConfig,
+  stopping: Count,
+  /** Live leases: one per acquired container. */
+  sessions: Count,
+  /** Failed start attempts since the pool was created. */
+  startFailures: Count
+})
+export type PoolStats = typeof PoolStats.Type
+
+/** What `releaseContainer` reports. */
+export const ReleaseResult = Schema.Struct({
+  /** False when the id held no lease: nothing was changed. */
+  released: Schema.Boolean,
+  /** Where the container went: back to the warm set, or stopped. */
+  outcome: Schema.Literal("warm", "stopped", "unknown-session")
+})
+export type ReleaseResult = typeof ReleaseResult.Type
+
+/** What `warmup` reports. */
+export const WarmupResult = Schema.Struct({
+  /** Containers started and now warm. */
+  started: Count,
+  warm: Count
+})
+export type WarmupResult = typeof WarmupResult.Type
+
+/** What `shutdown` reports. */
+export const ShutdownResult = Schema.Struct({
+  /** Containers stopped. */
+  stopped: Count
+})
+export type ShutdownResult = typeof ShutdownResult.Type
+
+/** The wire form of a result. */
+export type Envelope =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: typeof WarmPoolError.Encoded }
+
+/**
+ * One RPC method: the arguments a client sends (`Args`), what the pool decodes them into
+ * (`Payload`), and the Schema of its success.
+ */
+export interface Method<Args extends ReadonlyArray<unknown>, Payload, A, I> {
+  readonly name: string
+  /** Validates untrusted arguments on the pool's side. */
+  readonly decode: (args: { readonly [K in keyof Args]: unknown }) => Effect.Effect<Payload, WarmPoolError>
+  readonly success: Schema.Schema<A, I>
+  /** Phantom: the arguments' types, for `WarmPoolRpc`. */
+  readonly Args?: Args
+}
+
+const method = <Args extends ReadonlyArray<unknown>>() =>
+<Payload, A, I>(spec: Omit<Method<Args, Payload, A, I>, "Args">): Method<Args, Payload, A, I> => spec
+
+/**
+ * A config sent over RPC. The client always sends the full config; a caller that leaves it out
+ * must not get a default pool. The pool decodes it only when it differs from the one it holds.
+ */
+const requireConfig = (config: unknown): Effect.Effect<unknown, InvalidConfig> =>
+  config === undefined
+    ? Effect.fail(new InvalidConfig({ field: "config", reason: "must be an object, got undefined" }))
+    : Effect.succeed(config)
+
+/** A `warmup` count: absent, or an integer from 0 to `MAX_CONTAINERS`. */
+export const validateWarmupCount = (count: unknown): Effect.Effect<number | undefined, InvalidArgument> =>
+  count === undefined || (Number.isSafeInteger(count) && (count as number) >= 0 && (count as number) <= MAX_CONTAINERS)
+    ? Effect.succeed(count as number | undefined)
+    : Effect.fail(
+      new InvalidArgument({ method: "warmup", argument: "count", reason: `must be an integer from 0 to ${MAX_CONTAINERS}` })
+    )
+
+/** What `containerStopped` names a container by: the name the pool gave it, or its Durable Object id. */
+export const validateContainerReference = (container: unknown): Effect.Effect<string, InvalidArgument> =>
+  typeof container === "string" && container.length > 0 && container.length <= 512
+    ? Effect.succeed(container)
+    : Effect.fail(
+      new InvalidArgument({
+        method: "containerStopped",
+        argument: "container",
+        reason: "must be a container name the pool generated, or a container's Durable Object id"
+      })
+    )
+
+const sessionCall = <A, I>(name: string, success: Schema.Schema<A, I>) =>
+  method<readonly [sessionId: string, config: WarmPoolConfig]>()({
+    name,
+    decode: ([sessionId, config]) =>
+      Effect.map(
+        Effect.all([validateSessionId(sessionId), requireConfig(config)]),
+        ([id, raw]) => ({ sessionId: id, config: raw })
+      ),
+    success
+  })
+
+/** Every method of the pool's RPC surface. */
+export const methods = {
+  /** The container leased to the session, assigning one if needed, and the caller's cache grant. */
+  getContainer: sessionCall("getContainer", Grant),
+  /** Slides a live lease like `getContainer`, but never assigns: null when there is no live lease. */
+  renewLease: sessionCall("renewLease", Schema.NullOr(Grant)),
+  releaseContainer: sessionCall("releaseContainer", ReleaseResult),
+  stats: method<readonly [config: WarmPoolConfig]>()({
+    name: "stats",
+    decode: ([config]) => Effect.map(requireConfig(config), (raw) => ({ config: raw })),
+    success: PoolStats
+  }),
+  warmup: method<readonly [count: number | undefined, config: WarmPoolConfig]>()({
+    name: "warmup",
+    decode: ([count, config]) =>
+      Effect.map(Effect.all([validateWarmupCount(count), requireConfig(config)]), ([n, raw]) => ({ count: n, config: raw })),
+    success: WarmupResult
+  }),
+  shutdown: method<readonly [config: WarmPoolConfig]>()({
+    name: "shutdown",
+    decode: ([config]) => Effect.map(requireConfig(config), (raw) => ({ config: raw })),
+    success: ShutdownResult
+  }),
+  /** A container's `onStop` notice (see `notifyContainerStopped`). */
+  containerStopped: method<readonly [container: string]>()({
+    name: "containerStopped",
+    decode: ([container]) => validateContainerReference(container),
+    success: Schema.Boolean
+  })
+} as const
+
+export type Methods = typeof methods
+
+/** The pool's RPC surface, derived from `methods`: the Durable Object implements it, clients call it. */
+export type WarmPoolRpc = {
+  readonly [K in keyof Methods]: Methods[K] extends Method<infer Args, any, any, any>
+    ? (...args: Args) => Promise<Envelope>
+    : never
+}
+
+const encodeError = Schema.encodeSync(WarmPoolError)
+const decodeError = Schema.decodeUnknownEither(WarmPoolError)
+
+/** Pool side: runs a method's program and wraps its outcome; typed failures become data. */
+export const answer = <A, I, R>(
+  spec: Method<any, any, A, I>,
+  program: Effect.Effect<A, WarmPoolError, R>
+): Effect.Effect<Envelope, never, R> => {
+  const encode = Schema.encode(spec.success)
+  return program.pipe(
+    Effect.flatMap((value) =>
+      Effect.mapError(
+        encode(value),
+        (error) => new PoolUnavailable({ reason: `the pool could not encode its ${spec.name} answer: ${error.message}` })
+      )
+    ),
+    Effect.map((value): Envelope => ({ ok: true, value })),
+    Effect.catchAll((error) => Effect.succeed<Envelope>({ ok: false, error: encodeError(error) }))
+  )
+}
+
+const Wire = Schema.Union(
+  Schema.Struct({ ok: Schema.Literal(true), value: Schema.Unknown }),
+  Schema.Struct({ ok: Schema.Literal(false), error: Schema.Unknown })
+)
+const decodeWire = Schema.decodeUnknownEither(Wire)
+
+/**
+ * Client side: the method's decoded success, or its typed error. An answer in any other shape (a pool
+ * of another version, say) is a `PoolUnavailable` that says what was wrong.
+ */
+export const decodeAnswer = <A, I>(spec: Method<any, any, A, I>, answer: unknown): Effect.Effect<A, WarmPoolError> => {
+  const unexpected = (what: string) =>
+    new PoolUnavailable({ reason: `the pool answered ${spec.name} in an unexpected shape: ${what}` })
+  return Either.match(decodeWire(answer), {
+    onLeft: () => Effect.fail(unexpected("not a result envelope")),
+    onRight: (wire) =>
+      wire.ok
+        ? Effect.mapError(
+          Schema.decodeUnknown(spec.success)(wire.value),
+          (error) => unexpected(ParseResult.TreeFormatter.formatErrorSync(error).slice(0, 300))
+        )
+        : Either.match(decodeError(wire.error), {
+          onLeft: () => Effect.fail(unexpected("an unknown error")),
+          onRight: Effect.fail
+        })
+  })
+}
+
+/** Client side: one call to the pool; a thrown error (unreachable, reset) becomes `PoolUnavailable`. */
+export const callPool = <A, I>(
+  spec: Method<any, any, A, I>,
+  send: () => Promise<unknown>
+): Effect.Effect<A, WarmPoolError> =>
+  Effect.tryPromise({
+    try: send,
+    catch: (cause) =>
+      new PoolUnavailable({ reason: `${spec.name} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+  }).pipe(Effect.flatMap((result) => decodeAnswer(spec, result)))

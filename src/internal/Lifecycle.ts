@@ -1,0 +1,157 @@
+/**
+ * The life of a container: reserved, launched, handed over; stopped and forgotten. Launches and
+ * stops are tracked in flight here, in one place, so the tick takes only what no operation of
+ * this instance holds for an orphan. Background work (refills, stops) runs in one fiber set.
+ */
+import { Context, Duration, Effect, Exit, FiberSet, HashMap, Layer, Option, Ref, Schedule } from "effect"
+import type { WarmPoolConfig } from "../Config.js"
+import type { InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
+import { ContainerStartFailed } from "../Errors.js"
+import type { StorageError } from "./errors.js"
+import { ContainerCallFailed } from "./errors.js"
+import { PoolSettings } from "./PoolSettings.js"
+import type { NewSlot } from "./PoolStore.js"
+import { PoolRecord, PoolStore } from "./PoolStore.js"
+
+/** The pool has no config yet, or its container binding does not resolve. */
+type Unconfigured = PoolUnavailable | InvalidContainerBinding
+
+export interface LifecycleService {
+  /**
+   * Reserves slots for `count` new containers, marked in flight before they are tracked, so no tick
+   * takes them for orphans. Whoever reserves them must `launch` each, which ends its flight.
+   */
+  readonly reserve: (
+    count: number,
+    state: "warming" | "starting",
+    sessionId: string | null
+  ) => Effect.Effect<ReadonlyArray<string>, StorageError | Unconfigured>
+  /**
+   * Starts a reserved container and hands it over. Until the hand-over succeeds, any failure or
+   * interruption stops the container; its slot goes only once the stop succeeded.
+   */
+  readonly launch: (
+    container: string,
+    handOver: Effect.Effect<boolean, StorageError>
+  ) => Effect.Effect<void, ContainerStartFailed | StorageError | Unconfigured>
+  /** Destroys a `stopping` container and forgets it; a failed destroy leaves it for the tick to retry. */
+  readonly stop: (container: string) => Effect.Effect<void, StorageError | Unconfigured>
+  /** Takes a container out of service for good: its slot goes stopping, then away. */
+  readonly retire: (container: string) => Effect.Effect<void, StorageError | Unconfigured>
+  readonly isInFlight: (container: string) => Effect.Effect<boolean>
+  readonly inBackground: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
+  /** Interrupts background work; interrupted launches stop what they began. */
+  readonly interruptBackground: Effect.Effect<void>
+  /** Waits until background work has finished. */
+  readonly settled: Effect.Effect<void>
+}
+
+
+const retrySchedule = (config: WarmPoolConfig) =>
+  Schedule.exponential(Duration.millis(100)).pipe(
+    Schedule.union(Schedule.spaced(Duration.seconds(5))),
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(config.startRetries))
+  )
+
+export const make = Effect.gen(function*() {
+  const store = yield* PoolStore
+  const record = yield* PoolRecord
+  const settings = yield* PoolSettings
+  const background = yield* FiberSet.make<unknown, unknown>()
+  // Containers this instance is starting or stopping, with how many operations hold each.
+  const inFlight = yield* Ref.make(HashMap.empty<string, number>())
+
+  const enter = (container: string) =>
+    Ref.update(inFlight, HashMap.modifyAt(container, (n) => Option.some(Option.getOrElse(n, () => 0) + 1)))
+  const leave = (container: string) =>
+    Ref.update(inFlight, HashMap.modifyAt(container, (n) => Option.filter(Option.map(n, (k) => k - 1), (k) => k > 0)))
+  const tracked = (container: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(enter(container), () => effect, () => leave(container))
+
+  const stop = (container: string) =>
+    Effect.flatMap(settings.get, ({ containers }) =>
+      Effect.flatMap(containers, (c) =>
+        c.destroy(container).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => Effect.logWarning(`warm pool: ${error.message}; retrying on the next tick`),
+            onSuccess: () => store.remove(container)
+          })
+        ))).pipe(tracked(container))
+
+  const retire = (container: string) => Effect.zipRight(store.markStopping(container), stop(container))
+
+  /** One start attempt, bounded by `startupTimeout`; a failed attempt destroys what it began. */
+  const startAttempt = (container: string, config: WarmPoolConfig, destroyed: Ref.Ref<boolean>) =>
+    Effect.flatMap(settings.get, ({ containers }) =>
+      Effect.flatMap(containers, (c) =>
+        c.start(container, config.ports).pipe(
+          Effect.timeoutFail({
+            duration: Duration.millis(config.startupTimeout),
+            onTimeout: () =>
+              new ContainerCallFailed({
+                container,
+                operation: "start",
+                reason: `not ready within startupTimeout (${config.startupTimeout} ms)`
+              })
+          }),
+          Effect.tapError(() => record.recordStartFailure),
+          Effect.onExit((exit) =>
+            Exit.isSuccess(exit)
+              ? Ref.set(destroyed, false)
+              : Effect.flatMap(Effect.exit(c.destroy(container)), (stopped) => Ref.set(destroyed, Exit.isSuccess(stopped)))
+          )
+        )))
+
+  const launch = (container: string, handOver: Effect.Effect<boolean, StorageError>) =>
+    Effect.gen(function*() {
+      const { config } = yield* settings.get
+      const destroyed = yield* Ref.make(false)
+      const attempts = yield* Ref.make(0)
+      const failed = (reason: string) => Effect.flatMap(Ref.get(attempts), (n) => new ContainerStartFailed({ attempts: n, reason }))
+      return yield* Ref.update(attempts, (n) => n + 1).pipe(
+        Effect.zipRight(startAttempt(container, config, destroyed)),
+        Effect.retry({ schedule: retrySchedule(config), while: (e) => e._tag === "ContainerCallFailed" }),
+        Effect.catchTag("ContainerCallFailed", (error) => Effect.flatMap(failed(error.reason), Effect.fail)),
+        Effect.zipRight(handOver),
+        Effect.flatMap((accepted) =>
+          accepted ? Effect.void : Effect.flatMap(failed("the pool stopped tracking the container while it started (shutdown)"), Effect.fail)
+        ),
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit)
+            ? Effect.void
+            : Effect.flatMap(Ref.get(destroyed), (gone) => (gone ? store.remove(container) : retire(container))).pipe(Effect.ignore)
+        )
+      )
+    }).pipe(Effect.ensuring(leave(container)))
+
+  const reserve = (count: number, state: "warming" | "starting", sessionId: string | null) =>
+    Effect.gen(function*() {
+      if (count <= 0) return []
+      const { config, containers } = yield* settings.get
+      const c = yield* containers
+      const slots: Array<NewSlot> = Array.from({ length: count }, () => {
+        const container = `${config.name}-${crypto.randomUUID()}`
+        return { container, objectId: c.idOf(container), state, sessionId }
+      })
+      yield* Effect.forEach(slots, (slot) => enter(slot.container), { discard: true })
+      yield* Effect.tapError(store.reserve(slots), () => Effect.forEach(slots, (slot) => leave(slot.container)))
+      return slots.map((slot) => slot.container)
+    })
+
+  return Lifecycle.of({
+    reserve,
+    launch,
+    stop,
+    retire,
+    isInFlight: (container) => Effect.map(Ref.get(inFlight), HashMap.has(container)),
+    inBackground: (effect) => Effect.asVoid(FiberSet.run(background, effect)),
+    interruptBackground: FiberSet.clear(background),
+    settled: FiberSet.awaitEmpty(background)
+  })
+})
+
+export class Lifecycle extends Context.Tag("cf-container-warm-pool/Lifecycle")<Lifecycle, LifecycleService>() {
+  static readonly make = make
+  static readonly layer = Layer.scoped(Lifecycle, make)
+}

@@ -1,0 +1,154 @@
+/**
+ * The alarm tick, step by step: expire leases, repair orphans, check health, refill, re-arm.
+ * Each step is its own effect, so it can be tested alone; a failed step is reported and the
+ * alarm retries soon, while the steps after it still run.
+ */
+import { Clock, Context, Duration, Effect, Layer, Option, Ref } from "effect"
+import type { WarmPoolConfig } from "../Config.js"
+import { Lifecycle } from "./Lifecycle.js"
+import type { SlotState } from "./policy.js"
+import { adoptOrphan, isAlive, limits, retryDelay, totalContainers } from "./policy.js"
+import { PoolAlarm } from "./PoolAlarm.js"
+import { PoolSettings } from "./PoolSettings.js"
+import { PoolRecord, PoolStore } from "./PoolStore.js"
+import { WarmSet } from "./WarmSet.js"
+
+/** What one alarm tick did. */
+export interface TickReport {
+  readonly expired: number
+  readonly dead: number
+  readonly adopted: number
+  readonly stopped: number
+  readonly refilled: number
+  /** Steps that failed; the alarm was re-armed regardless. */
+  readonly failures: ReadonlyArray<string>
+  /** When the alarm fires next, or null when the pool is idle. */
+  readonly nextAlarm: number | null
+}
+
+const idleReport = { expired: 0, dead: 0, adopted: 0, stopped: 0, refilled: 0 }
+
+export const make = Effect.gen(function*() {
+  const store = yield* PoolStore
+  const record = yield* PoolRecord
+  const settings = yield* PoolSettings
+  const lifecycle = yield* Lifecycle
+  const warmSet = yield* WarmSet
+  const alarm = yield* PoolAlarm
+  const now = Clock.currentTimeMillis
+  const inParallel = { concurrency: limits.callConcurrency } as const
+
+  const isDead = (container: string) =>
+    Effect.flatMap(settings.get, ({ containers }) => Effect.flatMap(containers, (c) => c.status(container))).pipe(
+      Effect.timeout(Duration.millis(limits.statusTimeoutMs)),
+      Effect.map((status) => !isAlive(status)),
+      Effect.orElseSucceed(() => true)
+    )
+
+  /** Ends leases that expired by `at` and stops their containers; returns how many. */
+  const expireStep = (at: number) =>
+    Effect.flatMap(store.expireLeases(at, limits.tickPage), (expired) =>
+      Effect.as(Effect.forEach(expired, lifecycle.stop, { ...inParallel, discard: true }), expired.length))
+
+  const orphans = (state: SlotState) =>
+    Effect.flatMap(store.inState(state, limits.tickPage), (slots) =>
+      Effect.filter(slots, (slot) => Effect.map(lifecycle.isInFlight(slot.container), (held) => !held)))
+
+  /** Slots left mid-start or mid-stop by an earlier instance: adopt what runs, while the warm set is short; stop the rest. */
+  const repairStep = (at: number, config: WarmPoolConfig) =>
+    Effect.gen(function*() {
+      const starting = [...(yield* orphans("warming")), ...(yield* orphans("starting"))]
+      const stopping = yield* orphans("stopping")
+      const dead = yield* Effect.forEach(starting, (slot) => isDead(slot.container), inParallel)
+      const undecided = yield* Ref.make(starting.filter((slot) => slot.state === "warming").length)
+      const toStop: Array<string> = []
+      for (const [i, slot] of starting.entries()) {
+        const adopted = !dead[i] && (yield* store.exclusive(Effect.gen(function*() {
+          const adopt = adoptOrphan(yield* store.counts, yield* Ref.get(undecided), config)
+          return adopt && (yield* store.promote(slot.container, at + config.healthCheckInterval))
+        })))
+        if (slot.state === "warming") yield* Ref.update(undecided, (n) => n - 1)
+        if (!adopted) {
+          yield* store.markStopping(slot.container)
+          toStop.push(slot.container)
+        }
+      }
+      const stopped = [...toStop, ...stopping.map((slot) => slot.container)]
+      yield* Effect.forEach(stopped, lifecycle.stop, { ...inParallel, discard: true })
+      return { adopted: starting.length - toStop.length, stopped: stopped.length }
+    })
+
+  /** Checks warm and acquired containers that are due: a dead one is retired, a live warm one kept alive. */
+  const healthStep = (at: number, config: WarmPoolConfig) =>
+    Effect.gen(function*() {
+      const due = yield* store.dueForCheck(at, limits.tickPage)
+      const dead = yield* Effect.forEach(due, (slot) =>
+        Effect.if(isDead(slot.container), {
+          onTrue: () => Effect.as(lifecycle.retire(slot.container), true),
+          onFalse: () =>
+            Effect.flatMap(settings.get, ({ containers }) =>
+              slot.state === "warm" ? Effect.ignore(Effect.flatMap(containers, (c) => c.keepAlive(slot.container))) : Effect.void
+            ).pipe(Effect.zipRight(store.scheduleCheck(slot.container, at + config.healthCheckInterval)), Effect.as(false))
+        }), inParallel)
+      return { dead: dead.filter(Boolean).length, backlog: due.length === limits.tickPage }
+    })
+
+  /** Arms the next tick, or disarms when nothing is held and the pool need not stay warm. */
+  const rearm = (config: WarmPoolConfig, soon: boolean, backlog: boolean, shutDown: boolean) =>
+    Effect.gen(function*() {
+      const counts = yield* store.counts
+      if (totalContainers(counts) === 0 && (shutDown || config.minContainers === 0)) {
+        yield* alarm.clear
+        return null
+      }
+      const at = (yield* now) + (backlog ? 0 : soon ? retryDelay(config) : config.healthCheckInterval)
+      yield* alarm.set(at)
+      return at
+    })
+
+  const steps = Effect.gen(function*() {
+    const current = yield* settings.current
+    if (Option.isNone(current)) {
+      yield* Effect.ignore(alarm.clear)
+      return { ...idleReport, failures: [], nextAlarm: null } as TickReport
+    }
+    const { config } = current.value
+    const failures: Array<string> = []
+    const step = <A, E>(name: string, effect: Effect.Effect<A, E>, fallback: A) =>
+      Effect.catchAll(effect, (error) =>
+        Effect.as(Effect.logWarning(`warm pool alarm: ${name} failed`, error), fallback).pipe(
+          Effect.tap(() => void failures.push(name))
+        ))
+    // A safety net first: should this tick be cut short by a reset, the alarm still fires again.
+    const safety = (yield* now) + retryDelay(config)
+    yield* step("safety alarm", alarm.set(safety), undefined)
+    const shutDown = yield* step("shut-down flag", record.shutDown, false)
+    const at = yield* now
+    const expired = yield* step("lease expiry", expireStep(at), 0)
+    const repaired = yield* step("orphan repair", repairStep(at, config), { adopted: 0, stopped: 0 })
+    const health = yield* step("health check", healthStep(at, config), { dead: 0, backlog: false })
+    // A shut-down pool only finishes its stops; it warms up again when next used.
+    const refilled = shutDown ? 0 : yield* step("refill", warmSet.refill, 0)
+    const backlog = expired === limits.tickPage || health.backlog
+    const nextAlarm = yield* step("re-arm", rearm(config, failures.length > 0, backlog, shutDown), safety)
+    return { expired, dead: health.dead, ...repaired, refilled, failures, nextAlarm } as TickReport
+  })
+
+  /** Never fails: an alarm handler must re-arm whatever happens (its config unreadable, even a defect). */
+  const tick: Effect.Effect<TickReport> = Effect.catchAllCause(steps, (cause) =>
+    Effect.gen(function*() {
+      yield* Effect.logError("warm pool alarm: tick failed; retrying soon", cause)
+      const at = (yield* now) + 5_000
+      const armed = yield* Effect.either(alarm.set(at))
+      return { ...idleReport, failures: ["tick"], nextAlarm: armed._tag === "Right" ? at : null }
+    }))
+
+  return { tick, expireStep, repairStep, healthStep, rearm }
+})
+
+export type MaintenanceService = Effect.Effect.Success<typeof make>
+
+export class Maintenance extends Context.Tag("cf-container-warm-pool/Maintenance")<Maintenance, MaintenanceService>() {
+  static readonly make = make
+  static readonly layer = Layer.effect(Maintenance, make)
+}

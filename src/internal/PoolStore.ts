@@ -1,0 +1,93 @@
+/**
+ * Where the pool keeps its slots: one row per container it tracks, with the lease of an
+ * acquired one on the same row. Every method is one atomic step. Methods that decide
+ * on counts read in an earlier step run inside `exclusive`, so no other decision
+ * interleaves between their read and their write.
+ */
+import { Context, Effect, Layer } from "effect"
+import { reasonOf, StorageError } from "./errors.js"
+import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js"
+import type { SqlStorageLike } from "./SqlitePoolStore.js"
+import { makeRecord, makeStore, migrate } from "./SqlitePoolStore.js"
+
+/** A slot about to be reserved for a container that is not started yet. */
+export interface NewSlot {
+  readonly container: string
+  /** The container's Durable Object id, so a notice that carries only the id finds its slot. */
+  readonly objectId: string
+  readonly state: "warming" | "starting"
+  /** The session a cold start (`starting`) is for. */
+  readonly sessionId: string | null
+}
+
+export interface PoolStoreService {
+  /** Runs a read-decide-write sequence with no other such sequence interleaving. */
+  readonly exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly counts: Effect.Effect<SlotCounts, StorageError>
+  readonly lease: (sessionId: string) => Effect.Effect<Lease | undefined, StorageError>
+  /** Slides the session's lease if it still holds `container`; false when it does not. */
+  readonly renewLease: (sessionId: string, container: string, terms: LeaseTerms) => Effect.Effect<boolean, StorageError>
+  /** Hands a warm slot to a session that holds none, as its lease. */
+  readonly assignWarm: (sessionId: string, terms: LeaseTerms) => Effect.Effect<string | undefined, StorageError>
+  readonly reserve: (slots: ReadonlyArray<NewSlot>) => Effect.Effect<void, StorageError>
+  /** A started `warming` (or orphaned `starting`) slot becomes warm; false when it is no longer tracked. */
+  readonly promote: (container: string, checkDueAt: number) => Effect.Effect<boolean, StorageError>
+  /** A started `starting` slot becomes its session's lease; false when it is untracked or the session holds another. */
+  readonly bind: (container: string, terms: LeaseTerms, checkDueAt: number) => Effect.Effect<boolean, StorageError>
+  /** An acquired slot goes back to the warm set, its lease ended. */
+  readonly returnToWarm: (container: string, checkDueAt: number) => Effect.Effect<boolean, StorageError>
+  /** A slot goes stopping and its lease (if any) ends; returns the slot as it was. */
+  readonly markStopping: (container: string) => Effect.Effect<Slot | undefined, StorageError>
+  /** Up to `limit` leases that expired by `now` end; their slots go stopping. */
+  readonly expireLeases: (now: number, limit: number) => Effect.Effect<ReadonlyArray<string>, StorageError>
+  /** Every slot goes stopping and every lease ends; returns all container names. */
+  readonly markAllStopping: Effect.Effect<ReadonlyArray<string>, StorageError>
+  readonly remove: (container: string) => Effect.Effect<void, StorageError>
+  /** Warm and acquired slots whose health check is due, oldest first. */
+  readonly dueForCheck: (now: number, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
+  readonly scheduleCheck: (container: string, at: number) => Effect.Effect<void, StorageError>
+  readonly inState: (state: SlotState, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
+  /** A slot by its container name, or by its container's Durable Object id. */
+  readonly slot: (reference: string) => Effect.Effect<Slot | undefined, StorageError>
+  /** Every slot and lease, for tests and audits. */
+  readonly snapshot: Effect.Effect<
+    { readonly slots: ReadonlyArray<Slot>; readonly leases: ReadonlyArray<Lease> },
+    StorageError
+  >
+}
+
+export class PoolStore extends Context.Tag("cf-container-warm-pool/PoolStore")<PoolStore, PoolStoreService>() {
+  /** The store on SQLite storage whose tables exist (see `layer`). */
+  static readonly make = (storage: SqlStorageLike): Effect.Effect<PoolStoreService> =>
+    Effect.map(Effect.makeSemaphore(1), (lock) => ({ ...makeStore(storage), exclusive: lock.withPermits(1) }))
+
+  /** The store and the pool's record on SQLite storage, creating their tables first. */
+  static readonly layer = (storage: SqlStorageLike): Layer.Layer<PoolStore | PoolRecord, StorageError> =>
+    Layer.unwrapEffect(
+      Effect.try({
+        try: () => migrate(storage),
+        catch: (cause) => new StorageError({ operation: "create tables", reason: reasonOf(cause) })
+      }).pipe(
+        Effect.as(Layer.merge(Layer.effect(PoolStore, PoolStore.make(storage)), PoolRecord.layer(storage)))
+      )
+    )
+}
+
+/** What the pool remembers about itself, beside its slots. */
+export interface PoolRecordService {
+  /** The pool's config as last saved (JSON), if any. */
+  readonly config: Effect.Effect<string | undefined, StorageError>
+  readonly saveConfig: (json: string) => Effect.Effect<void, StorageError>
+  /** Whether the pool was shut down and not used since; it survives restarts. */
+  readonly shutDown: Effect.Effect<boolean, StorageError>
+  readonly setShutDown: (shutDown: boolean) => Effect.Effect<void, StorageError>
+  readonly startFailures: Effect.Effect<number, StorageError>
+  readonly recordStartFailure: Effect.Effect<void, StorageError>
+}
+
+export class PoolRecord extends Context.Tag("cf-container-warm-pool/PoolRecord")<PoolRecord, PoolRecordService>() {
+  static readonly make = makeRecord
+  /** The record on SQLite storage whose tables exist (`PoolStore.layer` creates them). */
+  static readonly layer = (storage: SqlStorageLike): Layer.Layer<PoolRecord> =>
+    Layer.sync(PoolRecord, () => makeRecord(storage))
+}
