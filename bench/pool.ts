@@ -30,14 +30,16 @@ export class WarmPool extends RealWarmPool {
   readonly #cursors: Array<SqlStorageCursor<any>>
   readonly #storage: DurableObjectStorage
   readonly #exec: SqlStorage["exec"]
+  readonly #containers: DurableObjectNamespace
 
-  constructor(ctx: DurableObjectState, env: object) {
+  constructor(ctx: DurableObjectState, env: { readonly CONTAINER: DurableObjectNamespace }) {
     const cursors: Array<SqlStorageCursor<any>> = []
     const uncounted = countCursors(ctx, cursors)
     super(ctx, env)
     this.#exec = uncounted
     this.#cursors = cursors
     this.#storage = ctx.storage
+    this.#containers = env.CONTAINER
   }
 
   /** Rows read and written by the pool's statements since the last call. */
@@ -55,21 +57,20 @@ export class WarmPool extends RealWarmPool {
    * Seeds `count` acquired slots with live leases, as assignments would leave them, in bulk.
    * Their health checks fall due after the benchmark ends, so only `makeDue` brings them in.
    */
-  seed(prefix: string, count: number, expiresAt: number, firstCheckAt: number, spreadMs: number): number {
+  seed(_prefix: string, count: number, expiresAt: number, firstCheckAt: number, spreadMs: number): number {
     const exec = this.#exec
     for (let start = 0; start < count; start += 2_000) {
       this.#storage.transactionSync(() => {
         for (let i = start; i < Math.min(count, start + 2_000); i++) {
-          const container = `${prefix}-seeded-${i}`
+          // A container's name is its Durable Object id, as the pool makes them.
+          const container = this.#containers.newUniqueId().toString()
           const due = firstCheckAt + Math.floor((spreadMs * i) / count)
           exec(
-            `INSERT INTO wp_slots (container, state, session_id, expires_at, check_due_at, object_id)
-             VALUES (?, 'acquired', ?, ?, ?, ?)`,
+            `INSERT INTO wp_slots (container, state, session_id, expires_at, check_due_at) VALUES (?, 'acquired', ?, ?, ?)`,
             container,
             `seeded-${i}`,
             expiresAt,
-            due,
-            `seeded-object-${prefix}-${i}`
+            due
           )
         }
       })

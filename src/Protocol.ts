@@ -15,7 +15,7 @@ const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 
 /** What the pool answers to `getContainer`: the container, and how long the caller may cache it. */
 export const Grant = Schema.Struct({
-  /** The container's name: the client turns it into a stub with `idFromName`. */
+  /** The container's name, its Durable Object id: the client makes its stub with `idFromString`. */
   container: Schema.String.pipe(Schema.minLength(1)),
   /** Ms from the caller's request during which it may serve the session from its cache. */
   cacheForMs: Count

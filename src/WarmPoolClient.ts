@@ -67,7 +67,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
     const call = <A, I>(method: Method<any, any, A, I>, body: (pool: WarmPoolRpc) => Promise<unknown>) =>
       callPool(method, () => body(pool()))
     const stubOf = (container: string) =>
-      containers.get(containers.idFromName(container)) as unknown as ContainerStub<C>
+      containers.get(containers.idFromString(container)) as unknown as ContainerStub<C>
 
     const cacheSize = config.stickyCacheSize
     const cache = stickyCache ?? StickyCaches.ofIsolate(poolNamespace, config.name)

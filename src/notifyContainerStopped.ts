@@ -21,8 +21,8 @@ export type StoppedContainer = DurableObjectState | DurableObjectId | string
 const referenceOf = (container: StoppedContainer): string => {
   if (typeof container === "string") return container
   const id = "id" in container && typeof container.id === "object" ? container.id : (container as DurableObjectId)
-  // `ctx.id.name` is not set in every runtime; the pool also knows its containers by id.
-  return id.name ?? id.toString()
+  // The pool names each container by its Durable Object id.
+  return id.toString()
 }
 
 /** The notice as an Effect: true when the pool dropped a slot, false when it held none for this container. */

@@ -6,7 +6,10 @@ import { Context, Effect, Layer } from "effect"
 import { InvalidContainerBinding } from "../Errors.js"
 import { ContainerCallFailed, reasonOf } from "./errors.js"
 
-/** The container operations the pool needs, by container name. */
+/**
+ * The container operations the pool needs, by container name. A container's name is its Durable
+ * Object id (`id.toString()`): the container itself knows it, so a stop notice needs no other key.
+ */
 export interface Containers {
   /** Starts the container and waits until its ports accept connections. */
   readonly start: (container: string, ports: ReadonlyArray<number>) => Effect.Effect<void, ContainerCallFailed>
@@ -15,8 +18,8 @@ export interface Containers {
   /** Resets the container's `sleepAfter` timer. */
   readonly keepAlive: (container: string) => Effect.Effect<void, ContainerCallFailed>
   readonly destroy: (container: string) => Effect.Effect<void, ContainerCallFailed>
-  /** The container's Durable Object id, as `ctx.id.toString()` shows it inside the container. */
-  readonly idOf: (container: string) => string
+  /** The name of a container never used before: a new unique Durable Object id. */
+  readonly newName: () => string
 }
 
 export interface ContainerDriverService {
@@ -34,7 +37,7 @@ export interface ContainerRpc {
 
 /** The container operations over a Durable Object namespace. */
 export const containersOf = (namespace: DurableObjectNamespace): Containers => {
-  const stub = (container: string) => namespace.get(namespace.idFromName(container)) as unknown as ContainerRpc
+  const stub = (container: string) => namespace.get(namespace.idFromString(container)) as unknown as ContainerRpc
   const call = <A>(container: string, operation: string, body: (stub: ContainerRpc) => Promise<A>) =>
     Effect.tryPromise({
       try: () => body(stub(container)),
@@ -50,13 +53,14 @@ export const containersOf = (namespace: DurableObjectNamespace): Containers => {
     keepAlive: (container) =>
       Effect.asVoid(call(container, "renewActivityTimeout", async (s) => s.renewActivityTimeout())),
     destroy: (container) => Effect.asVoid(call(container, "destroy", (s) => s.destroy())),
-    idOf: (container) => namespace.idFromName(container).toString()
+    newName: () => namespace.newUniqueId().toString()
   }
 }
 
 const isNamespace = (value: unknown): value is DurableObjectNamespace =>
   typeof value === "object" && value !== null &&
-  typeof (value as DurableObjectNamespace).idFromName === "function" &&
+  typeof (value as DurableObjectNamespace).newUniqueId === "function" &&
+  typeof (value as DurableObjectNamespace).idFromString === "function" &&
   typeof (value as DurableObjectNamespace).get === "function"
 
 /** Resolves bindings by name from a Worker env. A `DurableObjectNamespace` cannot cross RPC, so the pool looks it up. */

@@ -1,50 +1,23 @@
 /**
- * The engine core: assignment, lease renewal, release, warmup, shutdown and stop notices.
- * It reads its config from `PoolSettings`, decides with the pure policy, and leaves containers'
- * lives to `Lifecycle` and the warm set to `WarmSet`. The alarm tick lives in `Maintenance`.
+ * The engine: the pool's operations as the Durable Object serves them. Assignment lives in
+ * `Assignment`; here are release, stats, warmup, shutdown and stop notices. It reads its config
+ * from `PoolSettings`, decides with the pure policy, and leaves containers' lives to `Lifecycle`.
+ * The alarm tick lives in `Maintenance`.
  */
-import { Clock, Context, Effect, Either, Layer, Ref } from "effect"
-import type { WarmPoolConfig } from "../Config.js"
-import type { InvalidConfig, InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
-import { ContainerStartFailed, PoolExhausted } from "../Errors.js"
-import type { StorageError } from "./errors.js"
+import { Clock, Context, Effect, Either, Layer } from "effect"
+import type { InvalidConfig, InvalidContainerBinding } from "../Errors.js"
+import { ContainerStartFailed } from "../Errors.js"
 import type { ReleaseResult } from "../Protocol.js"
+import { Assignment } from "./Assignment.js"
+import type { StorageError } from "./errors.js"
 import { Lifecycle } from "./Lifecycle.js"
-import type { Lease, SlotCounts } from "./policy.js"
-import {
-  cacheGrantMs,
-  capacityLeft,
-  isLeaseLive,
-  leaseTerms,
-  limits,
-  releaseOutcome,
-  retryDelay,
-  toStats,
-  totalContainers,
-  warmupCount
-} from "./policy.js"
+import { cacheGrantMs, limits, releaseOutcome, retryDelay, toStats, totalContainers, warmupCount } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
-import * as SingleFlight from "./SingleFlight.js"
 import { WarmSet } from "./WarmSet.js"
 
-/** Why an assignment can fail. */
-export type AssignmentError =
-  | PoolExhausted
-  | ContainerStartFailed
-  | InvalidContainerBinding
-  | PoolUnavailable
-  | StorageError
-
-const exhausted = (counts: SlotCounts, config: WarmPoolConfig) =>
-  new PoolExhausted({
-    warm: counts.warm,
-    warming: counts.warming + counts.starting,
-    acquired: counts.acquired,
-    stopping: counts.stopping,
-    maxContainers: config.maxContainers
-  })
+export type { AssignmentError } from "./Assignment.js"
 
 export const make = Effect.gen(function*() {
   const store = yield* PoolStore
@@ -53,98 +26,8 @@ export const make = Effect.gen(function*() {
   const lifecycle = yield* Lifecycle
   const warmSet = yield* WarmSet
   const alarm = yield* PoolAlarm
-  const flights = SingleFlight.make<string>()
+  const assignment = yield* Assignment
   const now = Clock.currentTimeMillis
-
-  const checkedLeftovers = yield* Ref.make(false)
-  /**
-   * Starts and stops left mid-way by the instance before this one are repaired by the tick: on this
-   * instance's first call, run one now rather than up to a whole interval later.
-   */
-  const repairLeftoversSoon = Effect.unlessEffect(
-    Effect.gen(function*() {
-      const counts = yield* store.counts
-      if (counts.warming + counts.starting + counts.stopping > 0) yield* alarm.set(yield* now)
-      yield* Ref.set(checkedLeftovers, true)
-    }),
-    Ref.get(checkedLeftovers)
-  )
-
-  /** The first use of an idle pool arms the alarm, and (when asked) warms toward `minContainers`. */
-  const activate = (options: { readonly refill: boolean }) =>
-    Effect.gen(function*() {
-      yield* repairLeftoversSoon
-      yield* record.setShutDown(false)
-      if (yield* alarm.isArmed) return
-      const { config } = yield* settings.get
-      yield* alarm.set((yield* now) + config.healthCheckInterval)
-      if (options.refill) yield* warmSet.refillInBackground
-    })
-
-  /** Slides a live lease and answers its container; undefined when there is none or it expired. */
-  const renewIfLive = (lease: Lease | undefined, at: number, grantMs: number) =>
-    Effect.flatMap(settings.get, ({ config }) =>
-      lease === undefined || !isLeaseLive(lease, at)
-        ? Effect.succeed(undefined)
-        : Effect.as(store.renewLease(lease.sessionId, lease.container, leaseTerms(at, grantMs, config)), lease.container))
-
-  /** A cold start for one session, when no warm container is free. */
-  const coldStart = (sessionId: string, grantMs: number) =>
-    Effect.gen(function*() {
-      const { config } = yield* settings.get
-      const [container] = yield* store.exclusive(
-        Effect.flatMap(store.counts, (c) => lifecycle.reserve(capacityLeft(c, config) > 0 ? 1 : 0, "starting", sessionId))
-      )
-      if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
-      yield* lifecycle.launch(
-        container,
-        Effect.flatMap(now, (t) => store.bind(container, leaseTerms(t, grantMs, config), t + config.healthCheckInterval))
-      )
-      return container
-    })
-
-  const assign = (sessionId: string, grantMs: number) =>
-    Effect.gen(function*() {
-      const { config } = yield* settings.get
-      const at = yield* now
-      const existing = yield* renewIfLive(yield* store.lease(sessionId), at, grantMs)
-      if (existing !== undefined) return existing
-      const container = (yield* store.assignWarm(sessionId, leaseTerms(at, grantMs, config))) ??
-        (yield* coldStart(sessionId, grantMs))
-      yield* warmSet.refillInBackground
-      return container
-    })
-
-  const getContainer = (
-    sessionId: string,
-    grantMs: number
-  ): Effect.Effect<string, AssignmentError> =>
-    Effect.gen(function*() {
-      const lease = yield* store.lease(sessionId)
-      const live = yield* renewIfLive(lease, yield* now, grantMs)
-      if (live !== undefined) return live
-      if (lease !== undefined) {
-        // Expired: its holder may still use it, so it is recycled, never handed on.
-        yield* store.markStopping(lease.container)
-        yield* lifecycle.inBackground(lifecycle.stop(lease.container))
-      }
-      // The alarm is armed before anything starts, so a start cut short by a reset is repaired.
-      yield* activate({ refill: false })
-      const { joined, value: container } = yield* flights.run(sessionId, assign(sessionId, grantMs))
-      // A call that joined another's assignment got it on that call's terms: record its own cache
-      // grant too, and if the lease ended meanwhile, start over rather than hand out a container
-      // a cache could then keep after it went to another id.
-      if (joined && grantMs > 0) {
-        const { config } = yield* settings.get
-        if (!(yield* store.renewLease(sessionId, container, leaseTerms(yield* now, grantMs, config)))) {
-          return yield* getContainer(sessionId, grantMs)
-        }
-      }
-      return container
-    })
-
-  const renewLease = (sessionId: string, grantMs: number) =>
-    Effect.flatMap(store.lease(sessionId), (lease) => Effect.flatMap(now, (at) => renewIfLive(lease, at, grantMs)))
 
   const release = (sessionId: string) =>
     Effect.gen(function*() {
@@ -171,7 +54,7 @@ export const make = Effect.gen(function*() {
 
   const warmup = (count: number | undefined) =>
     Effect.gen(function*() {
-      yield* activate({ refill: false })
+      yield* assignment.activate
       const results = yield* Effect.flatMap(
         warmSet.reserve((c, config) => warmupCount(c, count, config)),
         warmSet.start
@@ -215,7 +98,16 @@ export const make = Effect.gen(function*() {
       return true
     })
 
-  return { getContainer, renewLease, release, stats, warmup, shutdown, containerStopped, settled: lifecycle.settled }
+  return {
+    getContainer: assignment.getContainer,
+    renewLease: assignment.renewLease,
+    release,
+    stats,
+    warmup,
+    shutdown,
+    containerStopped,
+    settled: lifecycle.settled
+  }
 })
 
 export type EngineService = Effect.Effect.Success<typeof make>

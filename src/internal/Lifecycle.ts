@@ -128,12 +128,8 @@ export const make = Effect.gen(function*() {
   const reserve = (count: number, state: "warming" | "starting", sessionId: string | null) =>
     Effect.gen(function*() {
       if (count <= 0) return []
-      const { config, containers } = yield* settings.get
-      const c = yield* containers
-      const slots: Array<NewSlot> = Array.from({ length: count }, () => {
-        const container = `${config.name}-${crypto.randomUUID()}`
-        return { container, objectId: c.idOf(container), state, sessionId }
-      })
+      const c = yield* Effect.flatMap(settings.get, (current) => current.containers)
+      const slots: Array<NewSlot> = Array.from({ length: count }, () => ({ container: c.newName(), state, sessionId }))
       yield* Effect.forEach(slots, (slot) => enter(slot.container), { discard: true })
       yield* Effect.tapError(store.reserve(slots), () => Effect.forEach(slots, (slot) => leave(slot.container)))
       return slots.map((slot) => slot.container)

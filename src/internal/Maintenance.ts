@@ -6,7 +6,7 @@
 import { Clock, Context, Duration, Effect, Layer, Option, Ref } from "effect"
 import type { WarmPoolConfig } from "../Config.js"
 import { Lifecycle } from "./Lifecycle.js"
-import type { SlotState } from "./policy.js"
+import type { Slot, SlotState } from "./policy.js"
 import { adoptOrphan, isAlive, limits, retryDelay, totalContainers } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
@@ -45,10 +45,18 @@ export const make = Effect.gen(function*() {
       Effect.orElseSucceed(() => true)
     )
 
-  /** Ends leases that expired by `at` and stops their containers; returns how many. */
-  const expireStep = (at: number) =>
-    Effect.flatMap(store.expireLeases(at, limits.tickPage), (expired) =>
-      Effect.as(Effect.forEach(expired, lifecycle.stop, { ...inParallel, discard: true }), expired.length))
+  /**
+   * Ends the leases among the due slots that expired by `at` and stops their containers. Each is
+   * ended in a step of its own that checks the deadline again, so a renewal since the read wins.
+   */
+  const expireStep = (due: ReadonlyArray<Slot>, at: number) =>
+    Effect.gen(function*() {
+      const lapsed = due.filter((slot) => slot.expiresAt !== null && slot.expiresAt <= at)
+      const expired = yield* Effect.filter(lapsed, (slot) => store.expireLease(slot.container, at))
+      const names = expired.map((slot) => slot.container)
+      yield* Effect.forEach(names, lifecycle.stop, { ...inParallel, discard: true })
+      return names
+    })
 
   const orphans = (state: SlotState) =>
     Effect.flatMap(store.inState(state, limits.tickPage), (slots) =>
@@ -78,19 +86,22 @@ export const make = Effect.gen(function*() {
       return { adopted: starting.length - toStop.length, stopped: stopped.length }
     })
 
-  /** Checks warm and acquired containers that are due: a dead one is retired, a live warm one kept alive. */
-  const healthStep = (at: number, config: WarmPoolConfig) =>
+  /** Checks due warm and acquired containers: a dead one is retired, a live warm one kept alive. */
+  const healthStep = (due: ReadonlyArray<Slot>, at: number, config: WarmPoolConfig) =>
     Effect.gen(function*() {
-      const due = yield* store.dueForCheck(at, limits.tickPage)
+      const { containers } = yield* settings.get
+      const keepAlive = (slot: Slot) =>
+        slot.state === "warm" ? Effect.ignore(Effect.flatMap(containers, (c) => c.keepAlive(slot.container))) : Effect.void
       const dead = yield* Effect.forEach(due, (slot) =>
         Effect.if(isDead(slot.container), {
           onTrue: () => Effect.as(lifecycle.retire(slot.container), true),
           onFalse: () =>
-            Effect.flatMap(settings.get, ({ containers }) =>
-              slot.state === "warm" ? Effect.ignore(Effect.flatMap(containers, (c) => c.keepAlive(slot.container))) : Effect.void
-            ).pipe(Effect.zipRight(store.scheduleCheck(slot.container, at + config.healthCheckInterval)), Effect.as(false))
+            keepAlive(slot).pipe(
+              Effect.zipRight(store.scheduleCheck(slot.container, at + config.healthCheckInterval)),
+              Effect.as(false)
+            )
         }), inParallel)
-      return { dead: dead.filter(Boolean).length, backlog: due.length === limits.tickPage }
+      return dead.filter(Boolean).length
     })
 
   /** Arms the next tick, or disarms when nothing is held and the pool need not stay warm. */
@@ -124,14 +135,17 @@ export const make = Effect.gen(function*() {
     yield* step("safety alarm", alarm.set(safety), undefined)
     const shutDown = yield* step("shut-down flag", record.shutDown, false)
     const at = yield* now
-    const expired = yield* step("lease expiry", expireStep(at), 0)
+    // One page of due slots serves both expiry and health checks; a full page means a backlog.
+    const due = yield* step("due slots", store.dueForCheck(at, limits.tickPage), [])
+    const expired = yield* step("lease expiry", expireStep(due, at), [])
     const repaired = yield* step("orphan repair", repairStep(at, config), { adopted: 0, stopped: 0 })
-    const health = yield* step("health check", healthStep(at, config), { dead: 0, backlog: false })
+    const unexpired = due.filter((slot) => !expired.includes(slot.container))
+    const dead = yield* step("health check", healthStep(unexpired, at, config), 0)
     // A shut-down pool only finishes its stops; it warms up again when next used.
     const refilled = shutDown ? 0 : yield* step("refill", warmSet.refill, 0)
-    const backlog = expired === limits.tickPage || health.backlog
+    const backlog = due.length === limits.tickPage
     const nextAlarm = yield* step("re-arm", rearm(config, failures.length > 0, backlog, shutDown), safety)
-    return { expired, dead: health.dead, ...repaired, refilled, failures, nextAlarm } as TickReport
+    return { expired: expired.length, dead, ...repaired, refilled, failures, nextAlarm } as TickReport
   })
 
   /** Never fails: an alarm handler must re-arm whatever happens (its config unreadable, even a defect). */

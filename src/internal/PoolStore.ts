@@ -12,9 +12,8 @@ import { makeRecord, makeStore, migrate } from "./SqlitePoolStore.js"
 
 /** A slot about to be reserved for a container that is not started yet. */
 export interface NewSlot {
+  /** The container's name: its Durable Object id, as `ctx.id.toString()` shows it inside the container. */
   readonly container: string
-  /** The container's Durable Object id, so a notice that carries only the id finds its slot. */
-  readonly objectId: string
   readonly state: "warming" | "starting"
   /** The session a cold start (`starting`) is for. */
   readonly sessionId: string | null
@@ -38,17 +37,21 @@ export interface PoolStoreService {
   readonly returnToWarm: (container: string, checkDueAt: number) => Effect.Effect<boolean, StorageError>
   /** A slot goes stopping and its lease (if any) ends; returns the slot as it was. */
   readonly markStopping: (container: string) => Effect.Effect<Slot | undefined, StorageError>
-  /** Up to `limit` leases that expired by `now` end; their slots go stopping. */
-  readonly expireLeases: (now: number, limit: number) => Effect.Effect<ReadonlyArray<string>, StorageError>
+  /** Ends the container's lease if it expired by `now` (checked in the same step); its slot goes stopping. */
+  readonly expireLease: (container: string, now: number) => Effect.Effect<boolean, StorageError>
   /** Every slot goes stopping and every lease ends; returns all container names. */
   readonly markAllStopping: Effect.Effect<ReadonlyArray<string>, StorageError>
   readonly remove: (container: string) => Effect.Effect<void, StorageError>
-  /** Warm and acquired slots whose health check is due, oldest first. */
+  /**
+   * Warm and acquired slots whose health check is due, oldest first. An acquired slot's check is
+   * never later than its lease's deadline, so expired leases are among them.
+   */
   readonly dueForCheck: (now: number, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
+  /** The next check of a warm or acquired slot: at `at`, or at its lease's deadline if that comes first. */
   readonly scheduleCheck: (container: string, at: number) => Effect.Effect<void, StorageError>
   readonly inState: (state: SlotState, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
-  /** A slot by its container name, or by its container's Durable Object id. */
-  readonly slot: (reference: string) => Effect.Effect<Slot | undefined, StorageError>
+  /** A slot by its container's name (its Durable Object id). */
+  readonly slot: (container: string) => Effect.Effect<Slot | undefined, StorageError>
   /** Every slot and lease, for tests and audits. */
   readonly snapshot: Effect.Effect<
     { readonly slots: ReadonlyArray<Slot>; readonly leases: ReadonlyArray<Lease> },

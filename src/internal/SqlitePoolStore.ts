@@ -6,7 +6,7 @@
 import { Effect, Option, Ref } from "effect"
 import { reasonOf, StorageError } from "./errors.js"
 import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js"
-import type { PoolRecordService, PoolStoreService } from "./PoolStore.js"
+import type { NewSlot, PoolRecordService, PoolStoreService } from "./PoolStore.js"
 
 type SqlValue = ArrayBuffer | string | number | null
 
@@ -36,22 +36,22 @@ export const schema = [
     ${states.map((state) => `${state} INTEGER NOT NULL DEFAULT 0`).join(",\n    ")}
   )`,
   `INSERT OR IGNORE INTO wp_pool (id) VALUES (1)`,
+  // A container's name is its Durable Object id, so a stop notice (which knows only the id) finds it.
+  // An acquired row carries its lease; its next check is never later than the lease's deadline.
   `CREATE TABLE IF NOT EXISTS wp_slots (
     container TEXT PRIMARY KEY,
     state TEXT NOT NULL CHECK (state IN (${states.map((s) => `'${s}'`).join(", ")})),
     session_id TEXT,
     expires_at INTEGER NOT NULL DEFAULT 0,
     cached_until INTEGER NOT NULL DEFAULT 0,
-    check_due_at INTEGER,
-    object_id TEXT NOT NULL
+    check_due_at INTEGER
   ) WITHOUT ROWID`,
   // Each index is partial, so a transition writes only the index entries it really changes.
   `CREATE UNIQUE INDEX IF NOT EXISTS wp_leases ON wp_slots (session_id) WHERE state = 'acquired'`,
-  `CREATE INDEX IF NOT EXISTS wp_leases_by_expiry ON wp_slots (expires_at) WHERE state = 'acquired'`,
   // Queries name `state <> 'acquired'` themselves: SQLite uses a partial index only for a term it sees verbatim.
   `CREATE INDEX IF NOT EXISTS wp_slots_unleased ON wp_slots (state) WHERE state <> 'acquired'`,
-  `CREATE INDEX IF NOT EXISTS wp_slots_checkable ON wp_slots (check_due_at) WHERE check_due_at IS NOT NULL`,
-  `CREATE INDEX IF NOT EXISTS wp_slots_by_object_id ON wp_slots (object_id)`,
+  // Health checks and lease expiry both walk this, in due order, a page at a time.
+  `CREATE INDEX IF NOT EXISTS wp_slots_due ON wp_slots (check_due_at) WHERE check_due_at IS NOT NULL`,
   `CREATE TRIGGER IF NOT EXISTS wp_slots_inserted AFTER INSERT ON wp_slots BEGIN
     UPDATE wp_pool SET ${countDelta("NEW", "+")} WHERE id = 1;
   END`,
@@ -65,13 +65,14 @@ export const schema = [
   END`
 ]
 
-const SLOT = `container, state, session_id, check_due_at`
+const SLOT = `container, state, session_id, expires_at, check_due_at`
 const LEASE = `session_id, container, expires_at, cached_until`
 
 interface SlotRow extends Record<string, SqlValue> {
   container: string
   state: string
   session_id: string | null
+  expires_at: number
   check_due_at: number | null
 }
 
@@ -86,6 +87,7 @@ const toSlot = (row: SlotRow): Slot => ({
   container: row.container,
   state: row.state as SlotState,
   sessionId: row.session_id,
+  expiresAt: row.state === "acquired" ? row.expires_at : null,
   checkDueAt: row.check_due_at
 })
 
@@ -155,139 +157,155 @@ export const makeRecord = (storage: SqlStorageLike): PoolRecordService => {
   }
 }
 
-export const makeStore = (storage: SqlStorageLike): Omit<PoolStoreService, "exclusive"> => {
-  const { all, atomic, one, run } = sqlOf(storage)
-  const readLease = (sessionId: string) =>
-    one<LeaseRow>(`SELECT ${LEASE} FROM wp_slots WHERE session_id = ? AND state = 'acquired'`, sessionId)
-  const readSlot = (reference: string) =>
-    one<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE container = ?`, reference) ??
-      one<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE object_id = ?`, reference)
-  const stopSlot = (container: string) =>
-    run(
-      `UPDATE wp_slots SET state = 'stopping', session_id = NULL, check_due_at = NULL WHERE container = ?`,
-      container
-    )
-  const lease = (terms: LeaseTerms) => [terms.expiresAt, terms.cachedUntil] as const
+type Sql = ReturnType<typeof sqlOf>
 
-  return {
-    counts: atomic("read counts", () => {
-      const row = one<SlotCounts & Record<string, number>>(`SELECT ${states.join(", ")} FROM wp_pool`)
-      return { warming: row!.warming, starting: row!.starting, warm: row!.warm, acquired: row!.acquired, stopping: row!.stopping }
+const readLease = ({ one }: Sql, sessionId: string) =>
+  one<LeaseRow>(`SELECT ${LEASE} FROM wp_slots WHERE session_id = ? AND state = 'acquired'`, sessionId)
+
+/** A lease's deadline may fall before the slot's next check: the check moves up to it (no write otherwise). */
+const checkNoLaterThan = ({ run }: Sql, container: string, deadline: number) =>
+  run(`UPDATE wp_slots SET check_due_at = ? WHERE container = ? AND check_due_at > ?`, deadline, container, deadline)
+
+const stopSlot = ({ run }: Sql, container: string) =>
+  run(`UPDATE wp_slots SET state = 'stopping', session_id = NULL, check_due_at = NULL WHERE container = ?`, container)
+
+/** Leases: lookup, renewal, assignment of a warm slot, and their ends. */
+const leaseStatements = (q: Sql) => ({
+  lease: (sessionId: string) =>
+    q.atomic("read lease", () => {
+      const row = readLease(q, sessionId)
+      return row === undefined ? undefined : toLease(row)
     }),
-    lease: (sessionId) =>
-      atomic("read lease", () => {
-        const row = readLease(sessionId)
-        return row === undefined ? undefined : toLease(row)
-      }),
-    renewLease: (sessionId, container, terms) =>
-      atomic("renew lease", () =>
-        run(
-          `UPDATE wp_slots SET expires_at = ?, cached_until = max(cached_until, ?)
-           WHERE session_id = ? AND state = 'acquired' AND container = ?`,
-          ...lease(terms),
-          sessionId,
-          container
-        ) > 0),
-    assignWarm: (sessionId, terms) =>
-      atomic("assign warm container", () => {
-        if (readLease(sessionId) !== undefined) return undefined
-        const row = one<{ container: string }>(`SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' LIMIT 1`)
-        if (row === undefined) return undefined
-        run(
-          `UPDATE wp_slots SET state = 'acquired', session_id = ?, expires_at = ?, cached_until = ? WHERE container = ?`,
-          sessionId,
-          ...lease(terms),
-          row.container
-        )
-        return row.container
-      }),
-    reserve: (slots) =>
-      atomic("reserve slots", () => {
-        for (const slot of slots) {
-          run(
-            `INSERT INTO wp_slots (container, state, session_id, object_id) VALUES (?, ?, ?, ?)`,
-            slot.container,
-            slot.state,
-            slot.sessionId,
-            slot.objectId
-          )
-        }
-      }),
-    promote: (container, checkDueAt) =>
-      atomic("promote slot", () =>
-        run(
-          `UPDATE wp_slots SET state = 'warm', session_id = NULL, check_due_at = ?
-           WHERE container = ? AND state IN ('warming', 'starting')`,
-          checkDueAt,
-          container
-        ) > 0),
-    bind: (container, terms, checkDueAt) =>
-      atomic("bind slot to its session", () => {
-        const slot = readSlot(container)
-        if (slot?.state !== "starting" || slot.session_id === null || readLease(slot.session_id) !== undefined) {
-          return false
-        }
-        run(
-          `UPDATE wp_slots SET state = 'acquired', expires_at = ?, cached_until = ?, check_due_at = ? WHERE container = ?`,
-          ...lease(terms),
-          checkDueAt,
-          container
-        )
-        return true
-      }),
-    returnToWarm: (container, checkDueAt) =>
-      atomic("return slot to the warm set", () =>
-        run(
-          `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, check_due_at = ?
-           WHERE container = ? AND state = 'acquired'`,
-          checkDueAt,
-          container
-        ) > 0),
-    markStopping: (container) =>
-      atomic("mark slot stopping", () => {
-        const row = readSlot(container)
-        if (row === undefined) return undefined
-        stopSlot(row.container)
-        return toSlot(row)
-      }),
-    expireLeases: (now, limit) =>
-      atomic("expire leases", () => {
-        const expired = all<{ container: string }>(
-          `SELECT container FROM wp_slots INDEXED BY wp_leases_by_expiry
-           WHERE state = 'acquired' AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
-          now,
-          limit
-        )
-        for (const { container } of expired) stopSlot(container)
-        return expired.map((row) => row.container)
-      }),
-    markAllStopping: atomic("mark all slots stopping", () => {
-      run(`UPDATE wp_slots SET state = 'stopping', session_id = NULL, check_due_at = NULL WHERE state <> 'stopping'`)
-      return all<{ container: string }>(`SELECT container FROM wp_slots`).map((row) => row.container)
+  renewLease: (sessionId: string, container: string, terms: LeaseTerms) =>
+    q.atomic("renew lease", () => {
+      const renewed = q.run(
+        `UPDATE wp_slots SET expires_at = ?, cached_until = max(cached_until, ?)
+         WHERE session_id = ? AND state = 'acquired' AND container = ?`,
+        terms.expiresAt,
+        terms.cachedUntil,
+        sessionId,
+        container
+      ) > 0
+      if (renewed) checkNoLaterThan(q, container, terms.expiresAt)
+      return renewed
     }),
-    remove: (container) => atomic("remove slot", () => void run(`DELETE FROM wp_slots WHERE container = ?`, container)),
-    dueForCheck: (now, limit) =>
-      atomic("read due health checks", () =>
-        all<SlotRow>(
-          `SELECT ${SLOT} FROM wp_slots INDEXED BY wp_slots_checkable
-           WHERE check_due_at IS NOT NULL AND check_due_at <= ? ORDER BY check_due_at LIMIT ?`,
-          now,
-          limit
-        ).map(toSlot)),
-    scheduleCheck: (container, at) =>
-      atomic("schedule health check", () =>
-        void run(`UPDATE wp_slots SET check_due_at = ? WHERE container = ? AND check_due_at IS NOT NULL`, at, container)),
-    inState: (state, limit) =>
-      atomic("read slots by state", () =>
-        all<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE state = ? AND state <> 'acquired' LIMIT ?`, state, limit).map(toSlot)),
-    slot: (reference) =>
-      atomic("read slot", () => {
-        const row = readSlot(reference)
-        return row === undefined ? undefined : toSlot(row)
-      }),
-    snapshot: atomic("read snapshot", () => ({
-      slots: all<SlotRow>(`SELECT ${SLOT} FROM wp_slots`).map(toSlot),
-      leases: all<LeaseRow>(`SELECT ${LEASE} FROM wp_slots WHERE state = 'acquired'`).map(toLease)
-    }))
-  }
+  assignWarm: (sessionId: string, terms: LeaseTerms) =>
+    q.atomic("assign warm container", () => {
+      if (readLease(q, sessionId) !== undefined) return undefined
+      const row = q.one<{ container: string }>(
+        `SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' LIMIT 1`
+      )
+      if (row === undefined) return undefined
+      q.run(
+        `UPDATE wp_slots SET state = 'acquired', session_id = ?, expires_at = ?, cached_until = ? WHERE container = ?`,
+        sessionId,
+        terms.expiresAt,
+        terms.cachedUntil,
+        row.container
+      )
+      checkNoLaterThan(q, row.container, terms.expiresAt)
+      return row.container
+    }),
+  bind: (container: string, terms: LeaseTerms, checkDueAt: number) =>
+    q.atomic("bind slot to its session", () => {
+      const slot = q.one<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE container = ?`, container)
+      if (slot?.state !== "starting" || slot.session_id === null || readLease(q, slot.session_id) !== undefined) {
+        return false
+      }
+      q.run(
+        `UPDATE wp_slots SET state = 'acquired', expires_at = ?, cached_until = ?, check_due_at = ? WHERE container = ?`,
+        terms.expiresAt,
+        terms.cachedUntil,
+        Math.min(checkDueAt, terms.expiresAt),
+        container
+      )
+      return true
+    }),
+  returnToWarm: (container: string, checkDueAt: number) =>
+    q.atomic("return slot to the warm set", () =>
+      q.run(
+        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, check_due_at = ?
+         WHERE container = ? AND state = 'acquired'`,
+        checkDueAt,
+        container
+      ) > 0),
+  expireLease: (container: string, now: number) =>
+    q.atomic("expire lease", () => {
+      const expired = q.one<{ container: string }>(
+        `SELECT container FROM wp_slots WHERE container = ? AND state = 'acquired' AND expires_at <= ?`,
+        container,
+        now
+      )
+      if (expired !== undefined) stopSlot(q, container)
+      return expired !== undefined
+    })
+})
+
+/** Slots: counts, reservation, promotion, stopping, checks and lookups. */
+const slotStatements = (q: Sql) => ({
+  counts: q.atomic("read counts", () => {
+    const row = q.one<SlotCounts & Record<string, number>>(`SELECT ${states.join(", ")} FROM wp_pool`)!
+    return { warming: row.warming, starting: row.starting, warm: row.warm, acquired: row.acquired, stopping: row.stopping }
+  }),
+  reserve: (slots: ReadonlyArray<NewSlot>) =>
+    q.atomic("reserve slots", () => {
+      for (const slot of slots) {
+        q.run(`INSERT INTO wp_slots (container, state, session_id) VALUES (?, ?, ?)`, slot.container, slot.state, slot.sessionId)
+      }
+    }),
+  promote: (container: string, checkDueAt: number) =>
+    q.atomic("promote slot", () =>
+      q.run(
+        `UPDATE wp_slots SET state = 'warm', session_id = NULL, check_due_at = ?
+         WHERE container = ? AND state IN ('warming', 'starting')`,
+        checkDueAt,
+        container
+      ) > 0),
+  markStopping: (container: string) =>
+    q.atomic("mark slot stopping", () => {
+      const row = q.one<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE container = ?`, container)
+      if (row !== undefined) stopSlot(q, row.container)
+      return row === undefined ? undefined : toSlot(row)
+    }),
+  markAllStopping: q.atomic("mark all slots stopping", () => {
+    q.run(`UPDATE wp_slots SET state = 'stopping', session_id = NULL, check_due_at = NULL WHERE state <> 'stopping'`)
+    return q.all<{ container: string }>(`SELECT container FROM wp_slots`).map((row) => row.container)
+  }),
+  remove: (container: string) =>
+    q.atomic("remove slot", () => void q.run(`DELETE FROM wp_slots WHERE container = ?`, container)),
+  dueForCheck: (now: number, limit: number) =>
+    q.atomic("read due slots", () =>
+      q.all<SlotRow>(
+        `SELECT ${SLOT} FROM wp_slots INDEXED BY wp_slots_due
+         WHERE check_due_at IS NOT NULL AND check_due_at <= ? ORDER BY check_due_at LIMIT ?`,
+        now,
+        limit
+      ).map(toSlot)),
+  scheduleCheck: (container: string, at: number) =>
+    q.atomic("schedule health check", () =>
+      void q.run(
+        `UPDATE wp_slots SET check_due_at = CASE WHEN state = 'acquired' THEN min(?, expires_at) ELSE ? END
+         WHERE container = ? AND check_due_at IS NOT NULL`,
+        at,
+        at,
+        container
+      )),
+  inState: (state: SlotState, limit: number) =>
+    q.atomic("read slots by state", () =>
+      q.all<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE state = ? AND state <> 'acquired' LIMIT ?`, state, limit)
+        .map(toSlot)),
+  slot: (container: string) =>
+    q.atomic("read slot", () => {
+      const row = q.one<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE container = ?`, container)
+      return row === undefined ? undefined : toSlot(row)
+    }),
+  snapshot: q.atomic("read snapshot", () => ({
+    slots: q.all<SlotRow>(`SELECT ${SLOT} FROM wp_slots`).map(toSlot),
+    leases: q.all<LeaseRow>(`SELECT ${LEASE} FROM wp_slots WHERE state = 'acquired'`).map(toLease)
+  }))
+})
+
+export const makeStore = (storage: SqlStorageLike): Omit<PoolStoreService, "exclusive"> => {
+  const q = sqlOf(storage)
+  return { ...leaseStatements(q), ...slotStatements(q) }
 }

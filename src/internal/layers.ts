@@ -3,6 +3,7 @@
  * alarm and its env; unit tests provide the same store over sql.js, a memory alarm and fakes.
  */
 import { Layer } from "effect"
+import { Assignment } from "./Assignment.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import { Engine } from "./Engine.js"
 import { Lifecycle } from "./Lifecycle.js"
@@ -14,6 +15,7 @@ import { WarmSet } from "./WarmSet.js"
 
 /** The engine and the tick (and the services they share), over a store, a record, a driver and an alarm. */
 export const pool = Layer.mergeAll(Engine.layer, Maintenance.layer).pipe(
+  Layer.provideMerge(Assignment.layer),
   Layer.provideMerge(WarmSet.layer),
   Layer.provideMerge(Lifecycle.layer),
   Layer.provideMerge(PoolSettings.layer)

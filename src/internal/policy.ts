@@ -18,7 +18,12 @@ export interface Slot {
   readonly state: SlotState
   /** The session a `starting` or `acquired` slot belongs to. */
   readonly sessionId: string | null
-  /** When the next health check of a `warm` or `acquired` slot is due (epoch ms); null in other states. */
+  /** The lease's deadline of an `acquired` slot (epoch ms); null in other states. */
+  readonly expiresAt: number | null
+  /**
+   * When the next health check of a `warm` or `acquired` slot is due (epoch ms), never later than
+   * the lease's deadline; null in other states.
+   */
   readonly checkDueAt: number | null
 }
 

@@ -24,8 +24,8 @@ const docker = {
   kill: (id: string) => env.DOCKER.fetch(`http://docker/kill?id=${id}`, { method: "POST" })
 }
 
-/** Docker names workerd's containers after the container Durable Object's id. */
-const dockerIdOf = (containerName: string) => env.CONTAINER.idFromName(containerName).toString()
+/** Docker names workerd's containers after the container Durable Object's id, which is the pool's name for it. */
+const dockerIdOf = (containerName: string) => env.CONTAINER.idFromString(containerName).toString()
 const running = async (doIds: Iterable<string>) => {
   const wanted = [...doIds]
   return (await docker.ps()).filter((row) => row.state === "running" && wanted.some((id) => row.name.endsWith(id)))

@@ -49,6 +49,7 @@ export const makeFakeContainers = (): FakeContainers => {
   // Like a real container, destroy() also ends a start still under way: the start never reports ready.
   const destroyedAt = new Map<string, number>()
   let destroyCount = 0
+  let named = 0
   const fail = (container: string, operation: string, reason: string) =>
     Effect.fail(new ContainerCallFailed({ container, operation, reason }))
 
@@ -75,7 +76,7 @@ export const makeFakeContainers = (): FakeContainers => {
         return Effect.succeed(status.get(container) ?? "stopped")
       }),
     keepAlive: () => Effect.sync(() => void calls.keepAlives++),
-    idOf: (container) => `id:${container}`,
+    newName: () => `container-${++named}`,
     destroy: (container) =>
       Effect.suspend(() => {
         calls.destroys++
@@ -112,7 +113,6 @@ export const config = (overrides: Partial<WarmPoolConfig> = {}): WarmPoolConfig 
 /** A slot as an earlier instance would have left it, mid-start. */
 export const leftover = (container: string, state: "warming" | "starting" = "warming", sessionId: string | null = null) => ({
   container,
-  objectId: `id:${container}`,
   state,
   sessionId
 })

@@ -65,7 +65,7 @@ export const makeWorld = () => {
       Layer.succeed(PoolRecord, gated<PoolRecordService>(PoolRecord.make(storage), faulty)),
       Layer.succeed(ContainerDriver, {
         resolve: (binding) =>
-          Effect.map(driver.resolve(binding), (c) => gated<Containers>(c, alive, ["idOf"]))
+          Effect.map(driver.resolve(binding), (c) => gated<Containers>(c, alive, ["newName"]))
       }),
       Layer.succeed(PoolAlarm, gated<PoolAlarmService>(alarm, alive))
     )).pipe(Effect.provideService(Scope.Scope, yield* Scope.make()))

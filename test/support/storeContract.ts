@@ -35,7 +35,7 @@ export const storeContract = (
     const reserve = async (store: PoolStoreService, state: NewSlot["state"], n: number, sessionId: string | null = null) => {
       const slots = Array.from({ length: n }, () => {
         const container = `c-${++serial}`
-        return { container, objectId: `object-of-${container}`, state, sessionId }
+        return { container, state, sessionId }
       })
       await run(store.reserve(slots))
       return slots.map((slot) => slot.container)
@@ -119,15 +119,36 @@ export const storeContract = (
         await expectCountsConsistent(store)
       }))
 
-    it("expires leases by deadline, in pages", () =>
+    it("expires a lease only once its deadline passed, and only while it is still leased", () =>
       withStore(async ({ store }) => {
-        const started: Array<string> = []
-        for (const i of [0, 1, 2]) started.push(...(await leased(store, [`s${i}`], 100 + i)))
-        expect(await run(store.expireLeases(99, 10))).toEqual([])
-        expect(await run(store.expireLeases(101, 1))).toEqual([started[0]])
-        expect(await run(store.expireLeases(200, 10))).toEqual([started[1], started[2]])
-        expect(await run(store.counts)).toMatchObject({ stopping: 3, acquired: 0 })
+        const [a, b] = await leased(store, ["s0", "s1"], 100)
+        expect(await run(store.expireLease(a!, 99))).toBe(false)
+        expect(await run(store.expireLease(a!, 100))).toBe(true)
+        expect(await run(store.expireLease(a!, 200))).toBe(false)
+        expect(await run(store.slot(a!))).toMatchObject({ state: "stopping", sessionId: null, checkDueAt: null })
+        await run(store.renewLease("s1", b!, terms(300)))
+        expect(await run(store.expireLease(b!, 200))).toBe(false)
+        expect(await run(store.counts)).toMatchObject({ stopping: 1, acquired: 1 })
         await expectCountsConsistent(store)
+      }))
+
+    it("never schedules an acquired slot's check after its lease's deadline", () =>
+      withStore(async ({ store }) => {
+        const [cold] = await reserve(store, "starting", 1, "s")
+        await run(store.bind(cold!, terms(50), 1_000))
+        expect(await run(store.slot(cold!))).toMatchObject({ expiresAt: 50, checkDueAt: 50 })
+        await run(store.renewLease("s", cold!, terms(80)))
+        expect(await run(store.slot(cold!))).toMatchObject({ expiresAt: 80, checkDueAt: 50 })
+        await run(store.scheduleCheck(cold!, 1_000))
+        expect(await run(store.slot(cold!))).toMatchObject({ checkDueAt: 80 })
+        await run(store.renewLease("s", cold!, terms(20)))
+        expect(await run(store.slot(cold!))).toMatchObject({ expiresAt: 20, checkDueAt: 20 })
+        const [warm] = await reserve(store, "warming", 1)
+        await run(store.promote(warm!, 500))
+        expect(await run(store.assignWarm("t", terms(400)))).toBe(warm)
+        expect(await run(store.slot(warm!))).toMatchObject({ expiresAt: 400, checkDueAt: 400 })
+        const due = await run(store.dueForCheck(400, 10))
+        expect(due.map((slot) => slot.container)).toEqual([cold, warm])
       }))
 
     it("records the sticky cache granted on a lease, and never lowers it", () =>
@@ -166,14 +187,13 @@ export const storeContract = (
         await expectCountsConsistent(store)
       }))
 
-    it("finds a tracked container by its name or its Durable Object id", () =>
+    it("finds a tracked container by its name, and forgets it once removed", () =>
       withStore(async ({ store }) => {
         const [a] = await reserve(store, "warming", 1)
-        expect((await run(store.slot(a!)))?.container).toBe(a)
-        expect((await run(store.slot(`object-of-${a}`)))?.container).toBe(a)
-        expect(await run(store.slot("object-of-nothing"))).toBeUndefined()
+        expect(await run(store.slot(a!))).toEqual({ container: a, state: "warming", sessionId: null, expiresAt: null, checkDueAt: null })
+        expect(await run(store.slot("nothing"))).toBeUndefined()
         await run(store.remove(a!))
-        expect(await run(store.slot(`object-of-${a}`))).toBeUndefined()
+        expect(await run(store.slot(a!))).toBeUndefined()
       }))
 
     it("keeps the config, the shut-down flag and start failures", () =>

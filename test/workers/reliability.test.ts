@@ -100,14 +100,14 @@ describe("alarm failure", () => {
     const a = await pool.getContainer("a")
     await settled()
     await scheduler.wait(60) // the lease's deadline passes
-    // Drop the expiry index: the step that expires leases fails like a broken statement would.
-    await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`DROP INDEX wp_leases_by_expiry`))
+    // Drop the index of due slots: the step that reads them fails like a broken statement would.
+    await runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`DROP INDEX wp_slots_due`))
     const failed = await stub.tick()
     expect(failed.failures.length).toBeGreaterThan(0)
     expect(failed.nextAlarm).not.toBeNull()
     expect(await alarmOf(stub)).toBe(failed.nextAlarm)
     await runInDurableObject(stub, (_i, state) =>
-      void state.storage.sql.exec(`CREATE INDEX wp_leases_by_expiry ON wp_slots (expires_at) WHERE state = 'acquired'`))
+      void state.storage.sql.exec(`CREATE INDEX wp_slots_due ON wp_slots (check_due_at) WHERE check_due_at IS NOT NULL`))
     expect(await runDurableObjectAlarm(stub)).toBe(true)
     await settled()
     expect(stateOf(a)?.status).toBe("stopped")
@@ -119,7 +119,7 @@ describe("alarm failure", () => {
     const { pool, settled, stub } = newPool({ minContainers: 1 })
     await pool.warmup()
     const [warm] = await slotsOf(stub)
-    await env.CONTAINER.get(env.CONTAINER.idFromName(warm!.container)).kill()
+    await env.CONTAINER.get(env.CONTAINER.idFromString(warm!.container)).kill()
     await makeChecksDue(stub)
     standIn.behaviour.failing.add("getState")
     standIn.behaviour.failing.add("destroy")

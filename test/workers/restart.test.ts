@@ -49,7 +49,7 @@ const expectConsistent = async (name: string, since: Map<string, number>) => {
       session_id: lease.session_id
     })
   }
-  const tracked = new Set(slots.map((s) => env.CONTAINER.idFromName(s.container).toString()))
+  const tracked = new Set(slots.map((s) => s.container))
   for (const [id, container] of startedSince(since)) {
     if (container.status === "healthy") expect(tracked.has(id), `running container ${id} is tracked`).toBe(true)
     else expect(tracked.has(id), `stopped container ${id} is not tracked`).toBe(false)
@@ -152,7 +152,7 @@ describe("restart safety: the pool is reset while it waits", () => {
     const { name, pool } = newPool({ minContainers: 1 })
     await pool.warmup()
     const [warm] = (await stored(name)).slots
-    await env.CONTAINER.get(env.CONTAINER.idFromName(warm!.container)).kill()
+    await env.CONTAINER.get(env.CONTAINER.idFromString(warm!.container)).kill()
     await makeChecksDue(name)
     await abortDuring(name, "start", () => runAlarm(name))
     expect(await runAlarm(name)).toBe(true)

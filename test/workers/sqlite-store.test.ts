@@ -51,7 +51,6 @@ const countingStorage = (storage: DurableObjectStorage) => {
 const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
 const slot = (container: string, state: "warming" | "starting", sessionId: string | null) => ({
   container,
-  objectId: `object-of-${container}`,
   state,
   sessionId
 })
@@ -82,7 +81,7 @@ const costWith = (sessions: number) => {
       reserveRefill: await measure(store.reserve([slot("refill", "warming", null)])),
       returnToWarm: await measure(store.returnToWarm("c-1", 0)),
       markStopping: await measure(store.markStopping("c-2")),
-      expireLeases: await measure(store.expireLeases(1_000, 8))
+      expireLease: await measure(store.expireLease("c-3", 1_000))
     }
   })
 }

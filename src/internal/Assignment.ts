@@ -1,0 +1,142 @@
+/**
+ * Assignment: the container leased to a session, from its live lease, the warm set, or a cold
+ * start; and lease renewal. Concurrent calls for one new id share one assignment.
+ */
+import { Clock, Context, Effect, Layer, Ref } from "effect"
+import type { WarmPoolConfig } from "../Config.js"
+import type { ContainerStartFailed, InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
+import { PoolExhausted } from "../Errors.js"
+import type { StorageError } from "./errors.js"
+import { Lifecycle } from "./Lifecycle.js"
+import type { Lease, SlotCounts } from "./policy.js"
+import { capacityLeft, isLeaseLive, leaseTerms } from "./policy.js"
+import { PoolAlarm } from "./PoolAlarm.js"
+import { PoolSettings } from "./PoolSettings.js"
+import { PoolRecord, PoolStore } from "./PoolStore.js"
+import * as SingleFlight from "./SingleFlight.js"
+import { WarmSet } from "./WarmSet.js"
+
+/** Why an assignment can fail. */
+export type AssignmentError =
+  | PoolExhausted
+  | ContainerStartFailed
+  | InvalidContainerBinding
+  | PoolUnavailable
+  | StorageError
+
+const exhausted = (counts: SlotCounts, config: WarmPoolConfig) =>
+  new PoolExhausted({
+    warm: counts.warm,
+    warming: counts.warming + counts.starting,
+    acquired: counts.acquired,
+    stopping: counts.stopping,
+    maxContainers: config.maxContainers
+  })
+
+export const make = Effect.gen(function*() {
+  const store = yield* PoolStore
+  const record = yield* PoolRecord
+  const settings = yield* PoolSettings
+  const lifecycle = yield* Lifecycle
+  const warmSet = yield* WarmSet
+  const alarm = yield* PoolAlarm
+  const flights = SingleFlight.make<string>()
+  const now = Clock.currentTimeMillis
+
+  const checkedLeftovers = yield* Ref.make(false)
+  /**
+   * Starts and stops left mid-way by the instance before this one are repaired by the tick: on this
+   * instance's first call, run one now rather than up to a whole interval later.
+   */
+  const repairLeftoversSoon = Effect.unlessEffect(
+    Effect.gen(function*() {
+      const counts = yield* store.counts
+      if (counts.warming + counts.starting + counts.stopping > 0) yield* alarm.set(yield* now)
+      yield* Ref.set(checkedLeftovers, true)
+    }),
+    Ref.get(checkedLeftovers)
+  )
+
+  /** The first use of an idle (or shut-down) pool arms the alarm; warming up is left to the caller. */
+  const activate = Effect.gen(function*() {
+    yield* repairLeftoversSoon
+    yield* record.setShutDown(false)
+    if (yield* alarm.isArmed) return
+    const { config } = yield* settings.get
+    yield* alarm.set((yield* now) + config.healthCheckInterval)
+  })
+
+  /** Slides a live lease and answers its container; undefined when there is none or it expired. */
+  const renewIfLive = (lease: Lease | undefined, at: number, grantMs: number) =>
+    Effect.flatMap(settings.get, ({ config }) =>
+      lease === undefined || !isLeaseLive(lease, at)
+        ? Effect.succeed(undefined)
+        : Effect.as(store.renewLease(lease.sessionId, lease.container, leaseTerms(at, grantMs, config)), lease.container))
+
+  /** A cold start for one session, when no warm container is free. */
+  const coldStart = (sessionId: string, grantMs: number) =>
+    Effect.gen(function*() {
+      const { config } = yield* settings.get
+      const [container] = yield* store.exclusive(
+        Effect.flatMap(store.counts, (c) => lifecycle.reserve(capacityLeft(c, config) > 0 ? 1 : 0, "starting", sessionId))
+      )
+      if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
+      yield* lifecycle.launch(
+        container,
+        Effect.flatMap(now, (t) => store.bind(container, leaseTerms(t, grantMs, config), t + config.healthCheckInterval))
+      )
+      return container
+    })
+
+  const assign = (sessionId: string, grantMs: number) =>
+    Effect.gen(function*() {
+      const { config } = yield* settings.get
+      const at = yield* now
+      const existing = yield* renewIfLive(yield* store.lease(sessionId), at, grantMs)
+      if (existing !== undefined) return existing
+      const container = (yield* store.assignWarm(sessionId, leaseTerms(at, grantMs, config))) ??
+        (yield* coldStart(sessionId, grantMs))
+      yield* warmSet.refillInBackground
+      return container
+    })
+
+  const getContainer = (
+    sessionId: string,
+    grantMs: number
+  ): Effect.Effect<string, AssignmentError> =>
+    Effect.gen(function*() {
+      const lease = yield* store.lease(sessionId)
+      const live = yield* renewIfLive(lease, yield* now, grantMs)
+      if (live !== undefined) return live
+      if (lease !== undefined) {
+        // Expired: its holder may still use it, so it is recycled, never handed on.
+        yield* store.markStopping(lease.container)
+        yield* lifecycle.inBackground(lifecycle.stop(lease.container))
+      }
+      // The alarm is armed before anything starts, so a start cut short by a reset is repaired.
+      yield* activate
+      const { joined, value: container } = yield* flights.run(sessionId, assign(sessionId, grantMs))
+      // A call that joined another's assignment got it on that call's terms: record its own cache
+      // grant too, and if the lease ended meanwhile, start over rather than hand out a container
+      // a cache could then keep after it went to another id.
+      if (joined && grantMs > 0) {
+        const { config } = yield* settings.get
+        if (!(yield* store.renewLease(sessionId, container, leaseTerms(yield* now, grantMs, config)))) {
+          return yield* getContainer(sessionId, grantMs)
+        }
+      }
+      return container
+    })
+
+  const renewLease = (sessionId: string, grantMs: number) =>
+    Effect.flatMap(store.lease(sessionId), (lease) => Effect.flatMap(now, (at) => renewIfLive(lease, at, grantMs)))
+
+  return { activate, getContainer, renewLease }
+})
+
+export type AssignmentService = Effect.Effect.Success<typeof make>
+
+export class Assignment extends Context.Tag("cf-container-warm-pool/Assignment")<Assignment, AssignmentService>() {
+  static readonly make = make
+  static readonly layer = Layer.effect(Assignment, make)
+}
