@@ -110,14 +110,17 @@ afterAll(async () => {
 })
 
 describe("real containers", () => {
-  it("pre-warm: after the first call, minContainers containers run in Docker", async () => {
+  it("pre-warm: stats() starts nothing; after the first assignment, minContainers warm containers run in Docker", async () => {
     const { pool, settled, slots } = newPool({ minContainers: 2, maxContainers: 4 })
-    await pool.stats()
+    expect(await pool.stats()).toMatchObject({ total: 0 })
+    await settled()
+    expect(await slots()).toEqual([])
+    await pool.getContainer("first")
     await settled()
     const tracked = await slots()
-    expect(tracked.map((slot) => slot.state)).toEqual(["warm", "warm"])
+    expect(tracked.map((slot) => slot.state).sort()).toEqual(["acquired", "warm", "warm"])
     const rows = await running(tracked.map((slot) => dockerIdOf(slot.container)))
-    expect(rows).toHaveLength(2)
+    expect(rows).toHaveLength(3)
   })
 
   it("warm hit: a new session is served by an already running container, with no start", async () => {
