@@ -13,7 +13,7 @@ import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
 import { WarmSet } from "./WarmSet.js"
 
-/** What one alarm tick did. */
+/** What one alarm tick did. A tick settles within `policy.settleBounds.tickMs`, storage aside. */
 export interface TickReport {
   readonly expired: number
   readonly dead: number
@@ -38,9 +38,9 @@ export const make = Effect.gen(function*() {
   const now = Clock.currentTimeMillis
   const inParallel = { concurrency: limits.callConcurrency } as const
 
+  /** A status call is bounded (`limits.statusTimeoutMs`); no answer in time counts as dead. */
   const isDead = (container: string) =>
     Effect.flatMap(settings.get, ({ containers }) => Effect.flatMap(containers, (c) => c.status(container))).pipe(
-      Effect.timeout(Duration.millis(limits.statusTimeoutMs)),
       Effect.map((status) => !isAlive(status)),
       Effect.orElseSucceed(() => true)
     )
@@ -62,11 +62,15 @@ export const make = Effect.gen(function*() {
     Effect.flatMap(store.inState(state, limits.tickPage), (slots) =>
       Effect.filter(slots, (slot) => Effect.map(lifecycle.isInFlight(slot.container), (held) => !held)))
 
-  /** Slots left mid-start or mid-stop by an earlier instance: adopt what runs, while the warm set is short; stop the rest. */
-  const repairStep = (at: number, config: WarmPoolConfig) =>
+  /**
+   * Slots left mid-start or mid-stop by an earlier instance: adopt what runs, while the warm set is short; stop
+   * the rest. Stops this tick already tried (`tried`) wait for the next one: a container that did not answer
+   * is not waited on twice in one tick.
+   */
+  const repairStep = (at: number, config: WarmPoolConfig, tried: ReadonlyArray<string> = []) =>
     Effect.gen(function*() {
       const starting = [...(yield* orphans("warming")), ...(yield* orphans("starting"))]
-      const stopping = yield* orphans("stopping")
+      const stopping = (yield* orphans("stopping")).filter((slot) => !tried.includes(slot.container))
       const dead = yield* Effect.forEach(starting, (slot) => isDead(slot.container), inParallel)
       const undecided = yield* Ref.make(starting.filter((slot) => slot.state === "warming").length)
       const toStop: Array<string> = []
@@ -137,15 +141,26 @@ export const make = Effect.gen(function*() {
     const at = yield* now
     // One page of due slots serves both expiry and health checks; a full page means a backlog.
     const due = yield* step("due slots", store.dueForCheck(at, limits.tickPage), [])
-    const expired = yield* step("lease expiry", expireStep(due, at), [])
-    const repaired = yield* step("orphan repair", repairStep(at, config), { adopted: 0, stopped: 0 })
-    const unexpired = due.filter((slot) => !expired.includes(slot.container))
-    const dead = yield* step("health check", healthStep(unexpired, at, config), 0)
-    // A shut-down pool only finishes its stops; it warms up again when next used.
-    const refilled = shutDown ? 0 : yield* step("refill", warmSet.refill, 0)
+    const done = { ...idleReport }
+    const work = Effect.gen(function*() {
+      const expired = yield* step("lease expiry", expireStep(due, at), [])
+      done.expired = expired.length
+      Object.assign(done, yield* step("orphan repair", repairStep(at, config, expired), { adopted: 0, stopped: 0 }))
+      const unexpired = due.filter((slot) => !expired.includes(slot.container))
+      done.dead = yield* step("health check", healthStep(unexpired, at, config), 0)
+      // A shut-down pool only finishes its stops; it warms up again when next used.
+      done.refilled = shutDown ? 0 : yield* step("refill", warmSet.refill, 0)
+    })
+    // What the budget cuts short (stops, checks, starts) is left in a state the next tick resumes from.
+    const finished = yield* Effect.timeoutTo(work, {
+      duration: Duration.millis(limits.tickWorkBudgetMs),
+      onSuccess: () => true,
+      onTimeout: () => false
+    })
+    if (!finished) failures.push("work budget")
     const backlog = due.length === limits.tickPage
     const nextAlarm = yield* step("re-arm", rearm(config, failures.length > 0, backlog, shutDown), safety)
-    return { expired: expired.length, dead, ...repaired, refilled, failures, nextAlarm } as TickReport
+    return { ...done, failures, nextAlarm } as TickReport
   })
 
   /** Never fails: an alarm handler must re-arm whatever happens (its config unreadable, even a defect). */

@@ -9,14 +9,14 @@ import { decodeConfig } from "../Config.js"
 import type { InvalidConfig, InvalidContainerBinding } from "../Errors.js"
 import { PoolUnavailable } from "../Errors.js"
 import type { Containers } from "./ContainerDriver.js"
-import { ContainerDriver } from "./ContainerDriver.js"
+import { ContainerDriver, withBounds } from "./ContainerDriver.js"
 import type { StorageError } from "./errors.js"
 import { PoolRecord } from "./PoolStore.js"
 
 export interface Settings {
   /** The config of the call that last brought one. */
   readonly config: WarmPoolConfig
-  /** The containers behind `config.containerBinding`, or why the binding does not resolve. */
+  /** The containers behind `config.containerBinding`, every call bounded in time, or why the binding does not resolve. */
   readonly containers: Effect.Effect<Containers, InvalidContainerBinding>
 }
 
@@ -61,7 +61,7 @@ export const make = Effect.gen(function*() {
   const record = yield* PoolRecord
   const driver = yield* ContainerDriver
   const settle = (config: WarmPoolConfig, key = poolPart(config)): Held => {
-    const containers = Effect.runSync(Effect.either(driver.resolve(config.containerBinding)))
+    const containers = Effect.runSync(Effect.either(Effect.map(driver.resolve(config.containerBinding), withBounds)))
     return { config, key, containers: containers._tag === "Right" ? Effect.succeed(containers.right) : Effect.fail(containers.left) }
   }
   // A saved config that no longer decodes (written by another version) counts as none.

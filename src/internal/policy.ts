@@ -157,7 +157,7 @@ export const toStats = (counts: SlotCounts, startFailures: number, config: WarmP
   startFailures
 })
 
-/** Bounds on the work one call or one alarm tick does. */
+/** Bounds on the work one call or one alarm tick does, and on every call the pool makes to a container. */
 export const limits = {
   /** Container starts in parallel for refills and warmup. */
   startConcurrency: 8,
@@ -165,8 +165,36 @@ export const limits = {
   callConcurrency: 16,
   /** Slots health-checked, leases expired and orphans repaired per tick; a backlog re-arms the alarm at once. */
   tickPage: 256,
-  /** Longest wait for a container's `getState()` during a health check. */
-  statusTimeoutMs: 10_000
+  /** Longest wait for a container's `getState()`. */
+  statusTimeoutMs: 10_000,
+  /** Longest wait for a container's `destroy()`: a stop that takes longer stays `stopping`, and the next tick retries it. */
+  stopTimeoutMs: 10_000,
+  /** Longest wait for a warm container's `renewActivityTimeout()`. */
+  keepAliveTimeoutMs: 5_000,
+  /** Longest backoff between two start attempts: the 5 s cap plus 20 % jitter. */
+  startBackoffMaxMs: 6_000,
+  /**
+   * How long one tick works on containers (expiry, repair, health, refill). Each call is bounded, a page of
+   * them is not: past this, the tick interrupts what is left (launches stop what they began) and re-arms soon.
+   */
+  tickWorkBudgetMs: 60_000
+} as const
+
+/**
+ * The longest one launch takes: every attempt is bounded by `startupTimeout` and by the stop of what it
+ * began, with backoff between attempts. A `getContainer` that cold-starts settles within this (plus storage).
+ */
+export const startBudgetMs = (config: Pick<WarmPoolConfig, "startRetries" | "startupTimeout">): number =>
+  (config.startRetries + 1) * (config.startupTimeout + limits.stopTimeoutMs) + config.startRetries * limits.startBackoffMaxMs
+
+/** How long each operation may take, storage aside, even when a container never answers. */
+export const settleBounds = {
+  /** A release stops at most one container. */
+  releaseMs: limits.stopTimeoutMs,
+  /** Shutdown stops every container in parallel, and interrupted launches stop theirs at the same time. */
+  shutdownMs: limits.stopTimeoutMs,
+  /** The tick's work budget, plus the stops of the launches it interrupts at the end of it. */
+  tickMs: limits.tickWorkBudgetMs + limits.stopTimeoutMs
 } as const
 
 /** How soon the alarm retries after a failure: soon, but never later than the next check would be. */

@@ -29,6 +29,10 @@ export interface FakeContainers {
     statusFails: boolean
     /** `destroy()` fails (the container keeps running). */
     destroyFails: boolean
+    /** `destroy()` never answers (the container keeps running). */
+    hangDestroys: boolean
+    /** `renewActivityTimeout()` never answers. */
+    hangKeepAlives: boolean
   }
   readonly calls: { starts: number; destroys: number; keepAlives: number; statusChecks: number }
   /** Containers currently running. */
@@ -43,7 +47,9 @@ export const makeFakeContainers = (): FakeContainers => {
     failNextStarts: 0,
     hangStarts: false,
     statusFails: false,
-    destroyFails: false
+    destroyFails: false,
+    hangDestroys: false,
+    hangKeepAlives: false
   }
   const calls = { starts: 0, destroys: 0, keepAlives: 0, statusChecks: 0 }
   // Like a real container, destroy() also ends a start still under way: the start never reports ready.
@@ -75,12 +81,17 @@ export const makeFakeContainers = (): FakeContainers => {
         if (behaviour.statusFails) return fail(container, "getState", "injected status failure")
         return Effect.succeed(status.get(container) ?? "stopped")
       }),
-    keepAlive: () => Effect.sync(() => void calls.keepAlives++),
+    keepAlive: () =>
+      Effect.suspend(() => {
+        calls.keepAlives++
+        return behaviour.hangKeepAlives ? Effect.never : Effect.void
+      }),
     newName: () => `container-${++named}`,
     destroy: (container) =>
       Effect.suspend(() => {
         calls.destroys++
         if (behaviour.destroyFails) return fail(container, "destroy", "injected destroy failure")
+        if (behaviour.hangDestroys) return Effect.never
         destroyedAt.set(container, destroyCount++)
         if (status.get(container) === "healthy") status.set(container, "stopped")
         return Effect.void
