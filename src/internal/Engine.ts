@@ -74,9 +74,10 @@ export const make = Effect.gen(function*() {
     })
 
   const shutdown = Effect.gen(function*() {
-    yield* record.setShutDown(true)
     const { config } = yield* settings.get
-    const names = yield* store.markAllStopping
+    // Under the lock that every reservation takes: a reservation either ran before (its slot is
+    // marked stopping here, and its launch stops) or runs after and refuses.
+    const names = yield* store.exclusive(Effect.zipRight(record.setShutDown(true), store.markAllStopping))
     // Interrupting background starts runs their finalizers, which stop what they began. Those stops and
     // the stops of every held container all run at once, each bounded: shutdown settles within one stop bound.
     yield* Effect.all([

@@ -22,7 +22,8 @@ type Residue = "nothing" | "started" | "unanswered"
 export interface LifecycleService {
   /**
    * Reserves slots for `count` new containers, marked in flight before they are tracked, so no tick
-   * takes them for orphans. Whoever reserves them must `launch` each, which ends its flight.
+   * takes them for orphans. Whoever reserves them must `launch` each, which ends its flight. Reserves
+   * nothing while the pool is shut down; callers decide under `PoolStore.exclusive`, as shutdown does.
    */
   readonly reserve: (
     count: number,
@@ -134,8 +135,17 @@ export const make = Effect.gen(function*() {
       const residue = yield* Ref.make<Residue>("nothing")
       const attempts = yield* Ref.make(0)
       const failed = (reason: string) => Effect.flatMap(Ref.get(attempts), (n) => new ContainerStartFailed({ attempts: n, reason }))
-      return yield* Ref.update(attempts, (n) => n + 1).pipe(
-        Effect.zipRight(startAttempt(container, config, residue)),
+      // Each attempt first checks that its slot is still reserved: once shutdown (or a repair) took it
+      // out of service, nothing starts it again, not even a retry already scheduled.
+      const attempt = Effect.gen(function*() {
+        const slot = yield* store.slot(container)
+        if (slot?.state !== "warming" && slot?.state !== "starting") {
+          return yield* failed("the pool stopped tracking the container before it started (shutdown)")
+        }
+        yield* Ref.update(attempts, (n) => n + 1)
+        yield* startAttempt(container, config, residue)
+      })
+      return yield* attempt.pipe(
         Effect.retry({ schedule: retrySchedule(config), while: (e) => e._tag === "ContainerCallFailed" }),
         Effect.catchTag("ContainerCallFailed", (error) => Effect.flatMap(failed(error.reason), Effect.fail)),
         Effect.zipRight(handOver),
@@ -148,7 +158,8 @@ export const make = Effect.gen(function*() {
 
   const reserve = (count: number, state: "warming" | "starting", sessionId: string | null) =>
     Effect.gen(function*() {
-      if (count <= 0) return []
+      // A shut-down pool starts nothing until its next use clears the flag (`Assignment.activate`).
+      if (count <= 0 || (yield* record.shutDown)) return []
       const c = yield* Effect.flatMap(settings.get, (current) => current.containers)
       const slots: Array<NewSlot> = Array.from({ length: count }, () => ({ container: c.newName(), state, sessionId }))
       yield* Effect.forEach(slots, (slot) => enter(slot.container), { discard: true })

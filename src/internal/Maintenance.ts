@@ -148,8 +148,11 @@ export const make = Effect.gen(function*() {
       Object.assign(done, yield* step("orphan repair", repairStep(at, config, expired), { adopted: 0, stopped: 0 }))
       const unexpired = due.filter((slot) => !expired.includes(slot.container))
       done.dead = yield* step("health check", healthStep(unexpired, at, config), 0)
-      // A shut-down pool only finishes its stops; it warms up again when next used.
-      done.refilled = shutDown ? 0 : yield* step("refill", warmSet.refill, 0)
+      // A shut-down pool only finishes its stops; it warms up again when next used. The flag is read
+      // again here: a shutdown may have run while this tick waited on a container (and the reservation
+      // itself refuses, under the same lock as shutdown).
+      const shutDownNow = yield* step("shut-down flag", record.shutDown, shutDown)
+      done.refilled = shutDownNow ? 0 : yield* step("refill", warmSet.refill, 0)
     })
     // What the budget cuts short (stops, checks, starts) is left in a state the next tick resumes from.
     const finished = yield* Effect.timeoutTo(work, {
@@ -159,7 +162,8 @@ export const make = Effect.gen(function*() {
     })
     if (!finished) failures.push("work budget")
     const backlog = due.length === limits.tickPage
-    const nextAlarm = yield* step("re-arm", rearm(config, failures.length > 0, backlog, shutDown), safety)
+    const shutDownAtEnd = yield* step("shut-down flag", record.shutDown, shutDown)
+    const nextAlarm = yield* step("re-arm", rearm(config, failures.length > 0, backlog, shutDownAtEnd), safety)
     return { ...done, failures, nextAlarm } as TickReport
   })
 

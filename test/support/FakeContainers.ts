@@ -27,6 +27,8 @@ export interface FakeContainers {
     hangStarts: boolean
     /** `getState()` fails. */
     statusFails: boolean
+    /** How long `getState()` takes to answer (on the test clock). */
+    statusDelay: Duration.Duration
     /** `destroy()` fails (the container keeps running). */
     destroyFails: boolean
     /** `destroy()` never answers (the container keeps running). */
@@ -47,6 +49,7 @@ export const makeFakeContainers = (): FakeContainers => {
     failNextStarts: 0,
     hangStarts: false,
     statusFails: false,
+    statusDelay: Duration.zero,
     destroyFails: false,
     hangDestroys: false,
     hangKeepAlives: false
@@ -79,7 +82,8 @@ export const makeFakeContainers = (): FakeContainers => {
       Effect.suspend(() => {
         calls.statusChecks++
         if (behaviour.statusFails) return fail(container, "getState", "injected status failure")
-        return Effect.succeed(status.get(container) ?? "stopped")
+        const answer = Effect.sync(() => status.get(container) ?? "stopped")
+        return Duration.isZero(behaviour.statusDelay) ? answer : Effect.delay(answer, behaviour.statusDelay)
       }),
     keepAlive: () =>
       Effect.suspend(() => {
