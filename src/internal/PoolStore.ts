@@ -24,7 +24,10 @@ export interface PoolStoreService {
   readonly exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly counts: Effect.Effect<SlotCounts, StorageError>
   readonly lease: (sessionId: string) => Effect.Effect<Lease | undefined, StorageError>
-  /** Slides the session's lease if it still holds `container`; false when it does not. */
+  /**
+   * Slides the session's lease if it still holds `container`; false when it does not. The deadline is
+   * never set below the end of a cache grant the lease already holds (another caller's, maybe).
+   */
   readonly renewLease: (sessionId: string, container: string, terms: LeaseTerms) => Effect.Effect<boolean, StorageError>
   /** Hands a warm slot to a session that holds none, as its lease. */
   readonly assignWarm: (sessionId: string, terms: LeaseTerms) => Effect.Effect<string | undefined, StorageError>

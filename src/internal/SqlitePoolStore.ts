@@ -6,6 +6,7 @@
 import { Effect, Option, Ref } from "effect"
 import { reasonOf, StorageError } from "./errors.js"
 import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js"
+import { CLIENT_CLOCK_SLACK_MS } from "./policy.js"
 import type { NewSlot, PoolRecordService, PoolStoreService } from "./PoolStore.js"
 
 type SqlValue = ArrayBuffer | string | number | null
@@ -178,8 +179,10 @@ const leaseStatements = (q: Sql) => ({
     }),
   renewLease: (sessionId: string, container: string, terms: LeaseTerms) =>
     q.atomic("renew lease", () => {
+      // Callers may slide a lease by different acquireTimeouts: the deadline never drops below the end
+      // of a cache grant already made (`cached_until` is that end plus the clock slack, read before this update).
       const renewed = q.run(
-        `UPDATE wp_slots SET expires_at = ?, cached_until = max(cached_until, ?)
+        `UPDATE wp_slots SET expires_at = max(?, cached_until - ${CLIENT_CLOCK_SLACK_MS}), cached_until = max(cached_until, ?)
          WHERE session_id = ? AND state = 'acquired' AND container = ?`,
         terms.expiresAt,
         terms.cachedUntil,

@@ -41,6 +41,7 @@ export interface Lease {
 
 /** A lease's deadlines, as set when it is created or renewed. */
 export interface LeaseTerms {
+  /** The caller's sliding deadline; a renewal keeps a later one if a cache grant still stands. */
   readonly expiresAt: number
   /** Never lowered by a renewal: a cache granted earlier may still be alive. */
   readonly cachedUntil: number

@@ -52,4 +52,60 @@ describe("isolation", () => {
         expect(yield* engine.stats(cfg)).toMatchObject({ acquired: 1, warm: 1 })
       }))
   })
+
+  describe("clients with different configs", () => {
+    it.scoped("a caller with a short acquireTimeout never ends a lease before another caller's cache grant", () =>
+      Effect.gen(function*() {
+        const { engine, fake, store } = yield* makeHarness
+        const patient = config({ minContainers: 0, acquireTimeout: 60_000 }) // grants 30 s of cache
+        const hasty = { ...patient, acquireTimeout: 50 }
+        const container = yield* engine.getContainer("s", patient)
+        expect(yield* engine.getContainer("s", hasty)).toBe(container)
+        expect((yield* store.lease("s"))?.expiresAt).toBe(30_000)
+        yield* TestClock.adjust(Duration.seconds(1))
+        expect((yield* engine.tick).expired).toBe(0)
+        expect(fake.status.get(container)).toBe("healthy")
+        expect(yield* engine.getContainer("s", hasty)).toBe(container)
+        // Once the grant has run out, the short deadline applies.
+        yield* TestClock.adjust(Duration.seconds(29))
+        expect((yield* engine.tick).expired).toBe(1)
+        expect(fake.status.get(container)).toBe("stopped")
+      }))
+
+    it.scoped("acquireTimeout is per call: each lease slides by the timeout of the call that used it", () =>
+      Effect.gen(function*() {
+        const { engine } = yield* makeHarness
+        const long = config({ minContainers: 0, acquireTimeout: 60_000, stickyCacheSize: 0 })
+        const short = { ...long, acquireTimeout: 1_000 }
+        const a = yield* engine.getContainer("a", long)
+        const b = yield* engine.getContainer("b", short)
+        yield* TestClock.adjust(Duration.seconds(2))
+        expect((yield* engine.tick).expired).toBe(1)
+        expect(yield* engine.getContainer("a", short)).toBe(a)
+        expect(yield* engine.getContainer("b", short)).not.toBe(b)
+      }))
+
+    it.scoped("the cache grant is per call: a caller without a cache records none", () =>
+      Effect.gen(function*() {
+        const { engine, store } = yield* makeHarness
+        const cached = config({ minContainers: 0 })
+        yield* engine.getContainer("a", { ...cached, stickyCacheSize: 0 })
+        yield* engine.getContainer("b", cached)
+        expect((yield* store.lease("a"))?.cachedUntil).toBe(0)
+        expect((yield* store.lease("b"))?.cachedUntil).toBeGreaterThan(0)
+      }))
+
+    it.scoped("pool settings are per pool, last writer wins: the tick refills to the last caller's minContainers", () =>
+      Effect.gen(function*() {
+        const { engine } = yield* makeHarness
+        const one = config({ minContainers: 1, maxContainers: 5 })
+        const three = { ...one, minContainers: 3 }
+        yield* engine.warmup(undefined, one)
+        yield* engine.stats(three)
+        expect((yield* engine.tick).refilled).toBe(2)
+        expect(yield* engine.stats(one)).toMatchObject({ warm: 3, config: one })
+        // Back to one: the tick starts nothing (and does not trim).
+        expect((yield* engine.tick).refilled).toBe(0)
+      }))
+  })
 })

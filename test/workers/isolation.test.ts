@@ -3,7 +3,8 @@
  * container, clients with different configs, a changed container binding, a health check that fails once.
  * The stand-in container holds the awaited call, so each race lands exactly where it should, with no sleeps.
  */
-import { runInDurableObject } from "cloudflare:test"
+import { env, runInDurableObject } from "cloudflare:test"
+import { createWarmPool } from "cf-container-warm-pool"
 import { afterEach, describe, expect, it } from "vitest"
 import { newPool } from "./helpers.js"
 import { standIn } from "./StandInContainer.js"
@@ -30,5 +31,21 @@ describe("shutdown during a tick", () => {
     expect(standIn.calls.starts, "nothing started after shutdown").toBe(startsAtShutdown)
     expect(await pool.stats()).toMatchObject({ total: 0 })
     expect(await alarmOf(stub)).toBeNull()
+  })
+})
+
+describe("clients with different configs", () => {
+  it("a client with a 1 ms acquireTimeout does not end the lease another client's cache still serves", async () => {
+    const { config, pool, stub, tick } = newPool({ minContainers: 0, acquireTimeout: 600_000 })
+    const hasty = createWarmPool(env.WARM_POOL, env.CONTAINER, { ...config, acquireTimeout: 1, stickyCacheSize: 0 })
+    const before = Date.now()
+    const container = await pool.getContainer("s")
+    expect((await hasty.getContainer("s")).id.toString()).toBe(container.id.toString())
+    const [lease] = await runInDurableObject(stub, (_i, state) =>
+      state.storage.sql.exec<{ expires_at: number }>(`SELECT expires_at FROM wp_slots WHERE session_id = 's'`).toArray())
+    // The first client was granted min(stickyCacheTtl, acquireTimeout / 2) = 30 s of cache.
+    expect(lease!.expires_at).toBeGreaterThanOrEqual(before + 30_000)
+    expect(await tick()).toMatchObject({ expired: 0 })
+    expect((await pool.stats()).sessions).toBe(1)
   })
 })
