@@ -97,7 +97,8 @@ export const make = Effect.gen(function*() {
       const at = yield* now
       const existing = yield* renewIfLive(yield* store.lease(sessionId), at, grantMs)
       if (existing !== undefined) return existing
-      const container = (yield* store.assignWarm(sessionId, leaseTerms(at, grantMs, config))) ??
+      // Only a container of the current binding: the caller's stubs come from that namespace.
+      const container = (yield* store.assignWarm(sessionId, leaseTerms(at, grantMs, config), config.containerBinding)) ??
         (yield* coldStart(sessionId, grantMs))
       yield* warmSet.refillInBackground
       return container

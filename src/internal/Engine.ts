@@ -11,7 +11,7 @@ import type { ReleaseResult } from "../Protocol.js"
 import { Assignment } from "./Assignment.js"
 import type { StorageError } from "./errors.js"
 import { Lifecycle } from "./Lifecycle.js"
-import { cacheGrantMs, releaseOutcome, retryDelay, toStats, totalContainers, warmupCount } from "./policy.js"
+import { cacheGrantMs, isCurrentBinding, releaseOutcome, retryDelay, toStats, totalContainers, warmupCount } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
@@ -36,7 +36,7 @@ export const make = Effect.gen(function*() {
         const lease = yield* store.lease(sessionId)
         if (lease === undefined) return undefined
         const at = yield* now
-        const outcome = releaseOutcome(yield* store.counts, lease, at, config)
+        const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, config) : "stopped"
         if (outcome === "warm") yield* store.returnToWarm(lease.container, at + config.healthCheckInterval)
         else yield* store.markStopping(lease.container)
         return { container: lease.container, outcome }

@@ -77,9 +77,10 @@ export const make = Effect.gen(function*() {
   const tracked = (container: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.acquireUseRelease(enter(container), () => effect, () => leave(container))
 
+  // A container is stopped in the binding it was started in, read from its slot (one indexed row).
   const stop = (container: string) =>
-    Effect.flatMap(settings.get, ({ containers }) =>
-      Effect.flatMap(containers, (c) =>
+    Effect.flatMap(store.slot(container), (slot) =>
+      Effect.flatMap(settings.containersFor(slot?.binding), (c) =>
         c.destroy(container).pipe(
           Effect.matchEffect({
             onFailure: (error) => Effect.logWarning(`warm pool: ${error.message}; retrying on the next tick`),
@@ -93,29 +94,28 @@ export const make = Effect.gen(function*() {
    * One start attempt, bounded by `startupTimeout`; a failed attempt destroys what it began (a bounded call),
    * and `residue` records what may still run.
    */
-  const startAttempt = (container: string, config: WarmPoolConfig, residue: Ref.Ref<Residue>) =>
-    Effect.flatMap(settings.get, ({ containers }) =>
-      Effect.flatMap(containers, (c) =>
-        c.start(container, config.ports).pipe(
-          Effect.timeoutFail({
-            duration: Duration.millis(config.startupTimeout),
-            onTimeout: () =>
-              new ContainerCallFailed({
-                container,
-                operation: "start",
-                reason: `not ready within startupTimeout (${config.startupTimeout} ms)`
-              })
-          }),
-          Effect.tapError(() => record.recordStartFailure),
-          Effect.onExit((exit) =>
-            Exit.isSuccess(exit)
-              ? Ref.set(residue, "started")
-              : Effect.flatMap(
-                Effect.exit(c.destroy(container)),
-                (stopped) => Ref.set(residue, Exit.isSuccess(stopped) ? "nothing" : "unanswered")
-              )
-          )
-        )))
+  const startAttempt = (container: string, binding: string | undefined, config: WarmPoolConfig, residue: Ref.Ref<Residue>) =>
+    Effect.flatMap(settings.containersFor(binding), (c) =>
+      c.start(container, config.ports).pipe(
+        Effect.timeoutFail({
+          duration: Duration.millis(config.startupTimeout),
+          onTimeout: () =>
+            new ContainerCallFailed({
+              container,
+              operation: "start",
+              reason: `not ready within startupTimeout (${config.startupTimeout} ms)`
+            })
+        }),
+        Effect.tapError(() => record.recordStartFailure),
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit)
+            ? Ref.set(residue, "started")
+            : Effect.flatMap(
+              Effect.exit(c.destroy(container)),
+              (stopped) => Ref.set(residue, Exit.isSuccess(stopped) ? "nothing" : "unanswered")
+            )
+        )
+      ))
 
   /**
    * After a failed launch: a container that never ran is forgotten, one that ran is stopped now, and one
@@ -143,7 +143,7 @@ export const make = Effect.gen(function*() {
           return yield* failed("the pool stopped tracking the container before it started (shutdown)")
         }
         yield* Ref.update(attempts, (n) => n + 1)
-        yield* startAttempt(container, config, residue)
+        yield* startAttempt(container, slot.binding, config, residue)
       })
       return yield* attempt.pipe(
         Effect.retry({ schedule: retrySchedule(config), while: (e) => e._tag === "ContainerCallFailed" }),
@@ -160,8 +160,10 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       // A shut-down pool starts nothing until its next use clears the flag (`Assignment.activate`).
       if (count <= 0 || (yield* record.shutDown)) return []
-      const c = yield* Effect.flatMap(settings.get, (current) => current.containers)
-      const slots: Array<NewSlot> = Array.from({ length: count }, () => ({ container: c.newName(), state, sessionId }))
+      const { config, containers } = yield* settings.get
+      const c = yield* containers
+      const binding = config.containerBinding
+      const slots: Array<NewSlot> = Array.from({ length: count }, () => ({ container: c.newName(), state, sessionId, binding }))
       yield* Effect.forEach(slots, (slot) => enter(slot.container), { discard: true })
       yield* Effect.tapError(store.reserve(slots), () => Effect.forEach(slots, (slot) => leave(slot.container)))
       return slots.map((slot) => slot.container)

@@ -7,7 +7,7 @@ import { Clock, Context, Duration, Effect, Layer, Option, Ref } from "effect"
 import type { WarmPoolConfig } from "../Config.js"
 import { Lifecycle } from "./Lifecycle.js"
 import type { Slot, SlotState } from "./policy.js"
-import { adoptOrphan, isAlive, limits, retryDelay, totalContainers } from "./policy.js"
+import { adoptOrphan, isAlive, isCurrentBinding, limits, retryDelay, totalContainers } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
@@ -38,9 +38,9 @@ export const make = Effect.gen(function*() {
   const now = Clock.currentTimeMillis
   const inParallel = { concurrency: limits.callConcurrency } as const
 
-  /** A status call is bounded (`limits.statusTimeoutMs`); no answer in time counts as dead. */
-  const isDead = (container: string) =>
-    Effect.flatMap(settings.get, ({ containers }) => Effect.flatMap(containers, (c) => c.status(container))).pipe(
+  /** Asked in the slot's own binding; a status call is bounded (`limits.statusTimeoutMs`), and no answer in time counts as dead. */
+  const isDead = (slot: Slot) =>
+    Effect.flatMap(settings.containersFor(slot.binding), (c) => c.status(slot.container)).pipe(
       Effect.map((status) => !isAlive(status)),
       Effect.orElseSucceed(() => true)
     )
@@ -71,11 +71,11 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const starting = [...(yield* orphans("warming")), ...(yield* orphans("starting"))]
       const stopping = (yield* orphans("stopping")).filter((slot) => !tried.includes(slot.container))
-      const dead = yield* Effect.forEach(starting, (slot) => isDead(slot.container), inParallel)
+      const dead = yield* Effect.forEach(starting, isDead, inParallel)
       const undecided = yield* Ref.make(starting.filter((slot) => slot.state === "warming").length)
       const toStop: Array<string> = []
       for (const [i, slot] of starting.entries()) {
-        const adopted = !dead[i] && (yield* store.exclusive(Effect.gen(function*() {
+        const adopted = !dead[i] && isCurrentBinding(slot, config) && (yield* store.exclusive(Effect.gen(function*() {
           const adopt = adoptOrphan(yield* store.counts, yield* Ref.get(undecided), config)
           return adopt && (yield* store.promote(slot.container, at + config.healthCheckInterval))
         })))
@@ -90,14 +90,19 @@ export const make = Effect.gen(function*() {
       return { adopted: starting.length - toStop.length, stopped: stopped.length }
     })
 
-  /** Checks due warm and acquired containers: a dead one is retired, a live warm one kept alive. */
+  /**
+   * Checks due warm and acquired containers: a dead one is retired, a live warm one kept alive. A warm one
+   * started in an earlier binding is retired too: no client of the current binding can reach it.
+   */
   const healthStep = (due: ReadonlyArray<Slot>, at: number, config: WarmPoolConfig) =>
     Effect.gen(function*() {
-      const { containers } = yield* settings.get
       const keepAlive = (slot: Slot) =>
-        slot.state === "warm" ? Effect.ignore(Effect.flatMap(containers, (c) => c.keepAlive(slot.container))) : Effect.void
+        slot.state === "warm"
+          ? Effect.ignore(Effect.flatMap(settings.containersFor(slot.binding), (c) => c.keepAlive(slot.container)))
+          : Effect.void
+      const stale = (slot: Slot) => slot.state === "warm" && !isCurrentBinding(slot, config)
       const dead = yield* Effect.forEach(due, (slot) =>
-        Effect.if(isDead(slot.container), {
+        Effect.if(stale(slot) ? Effect.succeed(true) : isDead(slot), {
           onTrue: () => Effect.as(lifecycle.retire(slot.container), true),
           onFalse: () =>
             keepAlive(slot).pipe(

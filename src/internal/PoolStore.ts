@@ -17,6 +17,8 @@ export interface NewSlot {
   readonly state: "warming" | "starting"
   /** The session a cold start (`starting`) is for. */
   readonly sessionId: string | null
+  /** The container binding it is started in (the pool's current one). */
+  readonly binding?: string
 }
 
 export interface PoolStoreService {
@@ -29,8 +31,15 @@ export interface PoolStoreService {
    * never set below the end of a cache grant the lease already holds (another caller's, maybe).
    */
   readonly renewLease: (sessionId: string, container: string, terms: LeaseTerms) => Effect.Effect<boolean, StorageError>
-  /** Hands a warm slot to a session that holds none, as its lease. */
-  readonly assignWarm: (sessionId: string, terms: LeaseTerms) => Effect.Effect<string | undefined, StorageError>
+  /**
+   * Hands a warm slot to a session that holds none, as its lease: one started in `binding` (or from before
+   * bindings were recorded) when given.
+   */
+  readonly assignWarm: (
+    sessionId: string,
+    terms: LeaseTerms,
+    binding?: string
+  ) => Effect.Effect<string | undefined, StorageError>
   readonly reserve: (slots: ReadonlyArray<NewSlot>) => Effect.Effect<void, StorageError>
   /** A started `warming` (or orphaned `starting`) slot becomes warm; false when it is no longer tracked. */
   readonly promote: (container: string, checkDueAt: number) => Effect.Effect<boolean, StorageError>

@@ -25,6 +25,8 @@ export interface Slot {
    * the lease's deadline; null in other states.
    */
   readonly checkDueAt: number | null
+  /** The container binding it was started in; absent on rows from before bindings were recorded. */
+  readonly binding?: string
 }
 
 export interface Lease {
@@ -37,7 +39,19 @@ export interface Lease {
    * The container is not returned to the warm set before then (see `releaseOutcome`).
    */
   readonly cachedUntil: number
+  /** The container binding its container was started in (see `Slot.binding`). */
+  readonly binding?: string
 }
+
+/**
+ * Whether a slot belongs to the pool's current binding. One started in an earlier binding keeps its
+ * session until released or expired, is checked and stopped in its own binding, and never rejoins the
+ * warm set: clients of the current binding could not reach it.
+ */
+export const isCurrentBinding = (
+  slot: { readonly binding?: string },
+  config: Pick<WarmPoolConfig, "containerBinding">
+): boolean => slot.binding === undefined || slot.binding === config.containerBinding
 
 /** A lease's deadlines, as set when it is created or renewed. */
 export interface LeaseTerms {

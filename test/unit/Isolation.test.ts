@@ -108,4 +108,45 @@ describe("isolation", () => {
         expect((yield* engine.tick).refilled).toBe(0)
       }))
   })
+
+  describe("a changed containerBinding", () => {
+    const before = config({ minContainers: 1, maxContainers: 4, healthCheckInterval: 1_000, stickyCacheSize: 0 })
+    const after = { ...before, containerBinding: "OTHER_CONTAINER" }
+
+    it.scoped("old containers are checked and stopped in their own binding; new sessions get the new one", () =>
+      Effect.gen(function*() {
+        const { engine, fake, otherFake, store } = yield* makeHarness
+        const a = yield* engine.getContainer("a", before)
+        yield* engine.settled
+        expect(fake.running()).toHaveLength(2)
+        const b = yield* engine.getContainer("b", after)
+        expect(otherFake.running(), "not the old binding's warm container").toContain(b)
+        yield* engine.settled
+        yield* TestClock.adjust(Duration.millis(1_000))
+        yield* engine.tick
+        // The old warm container is stopped where it runs; the old lease lives on, checked where it runs.
+        expect(fake.running()).toEqual([a])
+        expect(yield* engine.getContainer("a", after)).toBe(a)
+        expect(yield* engine.release("a", after)).toEqual({ released: true, outcome: "stopped" })
+        expect(fake.running()).toEqual([])
+        yield* engine.settled
+        const tracked = (yield* store.snapshot).slots.map((slot) => slot.container).sort()
+        expect(otherFake.running().slice().sort()).toEqual(tracked)
+      }))
+
+    it.scoped("a released container of the old binding never rejoins the warm set, even when it is short", () =>
+      Effect.gen(function*() {
+        const { engine, fake, otherFake } = yield* makeHarness
+        const short = { ...before, minContainers: 2, maxContainers: 2 }
+        const a = yield* engine.getContainer("a", short)
+        yield* engine.settled
+        yield* engine.stats({ ...short, containerBinding: "OTHER_CONTAINER" })
+        yield* TestClock.adjust(Duration.millis(1_000))
+        yield* engine.tick
+        expect(otherFake.running()).toHaveLength(1)
+        const released = yield* engine.release("a", { ...short, containerBinding: "OTHER_CONTAINER" })
+        expect(released).toEqual({ released: true, outcome: "stopped" })
+        expect(fake.status.get(a)).toBe("stopped")
+      }))
+  })
 })

@@ -6,13 +6,18 @@
 import { env, runInDurableObject } from "cloudflare:test"
 import { createWarmPool } from "cf-container-warm-pool"
 import { afterEach, describe, expect, it } from "vitest"
-import { newPool } from "./helpers.js"
+import { newPool, stateOf } from "./helpers.js"
 import { standIn } from "./StandInContainer.js"
 
 afterEach(() => standIn.reset())
 
 const makeChecksDue = (stub: DurableObjectStub) =>
   runInDurableObject(stub, (_i, state) => void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0 WHERE check_due_at IS NOT NULL`))
+const slotsOf = (stub: DurableObjectStub) =>
+  runInDurableObject(stub, (_i, state) =>
+    state.storage.sql.exec<{ container: string; state: string; binding: string | null }>(
+      `SELECT container, state, binding FROM wp_slots`
+    ).toArray())
 const alarmOf = (stub: DurableObjectStub) => runInDurableObject(stub, (_i, state) => state.storage.getAlarm())
 
 describe("shutdown during a tick", () => {
@@ -47,5 +52,30 @@ describe("clients with different configs", () => {
     expect(lease!.expires_at).toBeGreaterThanOrEqual(before + 30_000)
     expect(await tick()).toMatchObject({ expired: 0 })
     expect((await pool.stats()).sessions).toBe(1)
+  })
+})
+
+describe("a changed containerBinding", () => {
+  it("old containers are checked and stopped in their own namespace; new sessions get the new one", async () => {
+    const { config, pool, settled, stub, tick } = newPool({ minContainers: 1, stickyCacheSize: 0 })
+    const a = await pool.getContainer("a")
+    await settled()
+    const [oldWarm] = (await slotsOf(stub)).filter((slot) => slot.state === "warm")
+    expect(oldWarm).toMatchObject({ binding: "CONTAINER" })
+    const moved = { ...config, containerBinding: "NOT_A_NAMESPACE_HOLDER" }
+    const client = createWarmPool(env.WARM_POOL, env.NOT_A_NAMESPACE_HOLDER, moved)
+    const b = await client.getContainer("b")
+    expect(stateOf(b)?.status).toBe("healthy")
+    await settled()
+    await makeChecksDue(stub)
+    await tick()
+    // The old warm container was stopped where it ran; the old lease was checked there and lives on.
+    expect(standIn.containers.get(oldWarm!.container)?.status).toBe("stopped")
+    expect(stateOf(a)?.status).toBe("healthy")
+    expect((await slotsOf(stub)).find((slot) => slot.container === a.id.toString())).toMatchObject({ state: "acquired" })
+    expect(await client.releaseContainer("a")).toMatchObject({ outcome: "stopped" })
+    expect(stateOf(a)?.status).toBe("stopped")
+    const bindings = (await slotsOf(stub)).map((slot) => slot.binding)
+    expect(bindings.every((binding) => binding === "NOT_A_NAMESPACE_HOLDER")).toBe(true)
   })
 })
