@@ -6,8 +6,8 @@
 import { Clock, Context, Duration, Effect, Layer, Option, Ref } from "effect"
 import type { WarmPoolConfig } from "../Config.js"
 import { Lifecycle } from "./Lifecycle.js"
-import type { Slot, SlotState } from "./policy.js"
-import { adoptOrphan, isAlive, isCurrentBinding, limits, retryDelay, totalContainers } from "./policy.js"
+import type { Probe, Slot, SlotState } from "./policy.js"
+import { adoptOrphan, checkOutcome, isAlive, isCurrentBinding, limits, retryDelay, totalContainers } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
@@ -38,12 +38,15 @@ export const make = Effect.gen(function*() {
   const now = Clock.currentTimeMillis
   const inParallel = { concurrency: limits.callConcurrency } as const
 
-  /** Asked in the slot's own binding; a status call is bounded (`limits.statusTimeoutMs`), and no answer in time counts as dead. */
-  const isDead = (slot: Slot) =>
+  /** Asks a container's status in its own binding; the call is bounded (`limits.statusTimeoutMs`). */
+  const probe = (slot: Slot): Effect.Effect<Probe> =>
     Effect.flatMap(settings.containersFor(slot.binding), (c) => c.status(slot.container)).pipe(
-      Effect.map((status) => !isAlive(status)),
-      Effect.orElseSucceed(() => true)
+      Effect.map((status): Probe => isAlive(status) ? "alive" : "dead"),
+      Effect.orElseSucceed((): Probe => "unanswered")
     )
+
+  /** For orphans, no answer is as good as dead: no session depends on them. */
+  const isDead = (slot: Slot) => Effect.map(probe(slot), (found) => found !== "alive")
 
   /**
    * Ends the leases among the due slots that expired by `at` and stops their containers. Each is
@@ -101,16 +104,25 @@ export const make = Effect.gen(function*() {
           ? Effect.ignore(Effect.flatMap(settings.containersFor(slot.binding), (c) => c.keepAlive(slot.container)))
           : Effect.void
       const stale = (slot: Slot) => slot.state === "warm" && !isCurrentBinding(slot, config)
-      const dead = yield* Effect.forEach(due, (slot) =>
-        Effect.if(stale(slot) ? Effect.succeed(true) : isDead(slot), {
-          onTrue: () => Effect.as(lifecycle.retire(slot.container), true),
-          onFalse: () =>
-            keepAlive(slot).pipe(
-              Effect.zipRight(store.scheduleCheck(slot.container, at + config.healthCheckInterval)),
-              Effect.as(false)
+      const outcome = (slot: Slot) =>
+        Effect.flatMap(stale(slot) ? Effect.succeed<Probe>("dead") : probe(slot), (found) =>
+          found === "unanswered" && slot.state === "acquired"
+            ? Effect.map(
+              store.recordFailedCheck(slot.container, at + retryDelay(config)),
+              (failedInARow) => checkOutcome(slot.state, found, failedInARow)
             )
-        }), inParallel)
-      return dead.filter(Boolean).length
+            : Effect.succeed(checkOutcome(slot.state, found, 0)))
+      const outcomes = yield* Effect.forEach(due, (slot) =>
+        Effect.tap(outcome(slot), (decided) =>
+          decided === "drop"
+            ? lifecycle.retire(slot.container)
+            : decided === "keep"
+            ? Effect.zipRight(keepAlive(slot), store.scheduleCheck(slot.container, at + config.healthCheckInterval))
+            : Effect.void), inParallel)
+      return {
+        dead: outcomes.filter((decided) => decided === "drop").length,
+        rechecks: outcomes.filter((decided) => decided === "recheck").length
+      }
     })
 
   /** Arms the next tick, or disarms when nothing is held and the pool need not stay warm. */
@@ -147,12 +159,15 @@ export const make = Effect.gen(function*() {
     // One page of due slots serves both expiry and health checks; a full page means a backlog.
     const due = yield* step("due slots", store.dueForCheck(at, limits.tickPage), [])
     const done = { ...idleReport }
+    let rechecks = 0
     const work = Effect.gen(function*() {
       const expired = yield* step("lease expiry", expireStep(due, at), [])
       done.expired = expired.length
       Object.assign(done, yield* step("orphan repair", repairStep(at, config, expired), { adopted: 0, stopped: 0 }))
       const unexpired = due.filter((slot) => !expired.includes(slot.container))
-      done.dead = yield* step("health check", healthStep(unexpired, at, config), 0)
+      const checked = yield* step("health check", healthStep(unexpired, at, config), { dead: 0, rechecks: 0 })
+      done.dead = checked.dead
+      rechecks = checked.rechecks
       // A shut-down pool only finishes its stops; it warms up again when next used. The flag is read
       // again here: a shutdown may have run while this tick waited on a container (and the reservation
       // itself refuses, under the same lock as shutdown).
@@ -168,7 +183,9 @@ export const make = Effect.gen(function*() {
     if (!finished) failures.push("work budget")
     const backlog = due.length === limits.tickPage
     const shutDownAtEnd = yield* step("shut-down flag", record.shutDown, shutDown)
-    const nextAlarm = yield* step("re-arm", rearm(config, failures.length > 0, backlog, shutDownAtEnd), safety)
+    // A leased container whose check went unanswered is checked again soon.
+    const soon = failures.length > 0 || rechecks > 0
+    const nextAlarm = yield* step("re-arm", rearm(config, soon, backlog, shutDownAtEnd), safety)
     return { ...done, failures, nextAlarm } as TickReport
   })
 

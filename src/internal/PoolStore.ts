@@ -61,6 +61,12 @@ export interface PoolStoreService {
   readonly dueForCheck: (now: number, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
   /** The next check of a warm or acquired slot: at `at`, or at its lease's deadline if that comes first. */
   readonly scheduleCheck: (container: string, at: number) => Effect.Effect<void, StorageError>
+  /**
+   * A health check of an acquired slot got no answer: counts it, and checks again at `retryAt` (or at the
+   * lease's deadline if sooner). Returns the failed checks in a row; 0 when the slot is no longer acquired.
+   * A successful check (`scheduleCheck`) resets the count.
+   */
+  readonly recordFailedCheck: (container: string, retryAt: number) => Effect.Effect<number, StorageError>
   readonly inState: (state: SlotState, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
   /** A slot by its container's name (its Durable Object id). */
   readonly slot: (container: string) => Effect.Effect<Slot | undefined, StorageError>

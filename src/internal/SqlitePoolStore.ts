@@ -191,7 +191,7 @@ const leaseStatements = (q: Sql) => ({
   returnToWarm: (container: string, checkDueAt: number) =>
     q.atomic("return slot to the warm set", () =>
       q.run(
-        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, check_due_at = ?
+        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, check_due_at = ?, failed_checks = 0
          WHERE container = ? AND state = 'acquired'`,
         checkDueAt,
         container
@@ -257,12 +257,25 @@ const slotStatements = (q: Sql) => ({
   scheduleCheck: (container: string, at: number) =>
     q.atomic("schedule health check", () =>
       void q.run(
-        `UPDATE wp_slots SET check_due_at = CASE WHEN state = 'acquired' THEN min(?, expires_at) ELSE ? END
+        `UPDATE wp_slots SET check_due_at = CASE WHEN state = 'acquired' THEN min(?, expires_at) ELSE ? END, failed_checks = 0
          WHERE container = ? AND check_due_at IS NOT NULL`,
         at,
         at,
         container
       )),
+  recordFailedCheck: (container: string, retryAt: number) =>
+    q.atomic("record failed health check", () => {
+      q.run(
+        `UPDATE wp_slots SET failed_checks = failed_checks + 1, check_due_at = min(?, expires_at)
+         WHERE container = ? AND state = 'acquired'`,
+        retryAt,
+        container
+      )
+      return q.one<{ failed_checks: number }>(
+        `SELECT failed_checks FROM wp_slots WHERE container = ? AND state = 'acquired'`,
+        container
+      )?.failed_checks ?? 0
+    }),
   inState: (state: SlotState, limit: number) =>
     q.atomic("read slots by state", () =>
       q.all<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE state = ? AND state <> 'acquired' LIMIT ?`, state, limit)

@@ -28,7 +28,8 @@ export const schema = [
     expires_at INTEGER NOT NULL DEFAULT 0,
     cached_until INTEGER NOT NULL DEFAULT 0,
     check_due_at INTEGER,
-    binding TEXT
+    binding TEXT,
+    failed_checks INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID`,
   // Each index is partial, so a transition writes only the index entries it really changes.
   `CREATE UNIQUE INDEX IF NOT EXISTS wp_leases ON wp_slots (session_id) WHERE state = 'acquired'`,
@@ -52,10 +53,12 @@ export const schema = [
 /**
  * Columns added to `wp_slots` after its first layout. Each is on the slot's own row, so writing it costs
  * no extra row. `binding`: the container binding the slot's container was started in (NULL on rows from
- * before it was recorded: the pool's current binding).
+ * before it was recorded: the pool's current binding). `failed_checks`: health checks of a leased container
+ * that failed in a row without an answer.
  */
 const addedColumns: ReadonlyArray<readonly [name: string, definition: string]> = [
-  ["binding", "TEXT"]
+  ["binding", "TEXT"],
+  ["failed_checks", "INTEGER NOT NULL DEFAULT 0"]
 ]
 
 const hasColumn = (storage: SqlStorageLike, column: string): boolean => {

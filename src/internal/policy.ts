@@ -160,6 +160,24 @@ export type ContainerStatus = "running" | "healthy" | "stopping" | "stopped" | "
 /** Only a running container can serve; anything stopping or stopped is dead to the pool. */
 export const isAlive = (status: string): boolean => status === "running" || status === "healthy"
 
+/** What a health check learned: a status that says running, one that says otherwise, or no answer in time. */
+export type Probe = "alive" | "dead" | "unanswered"
+
+export type CheckOutcome = "keep" | "drop" | "recheck"
+
+/**
+ * A container that reports it is not running is dropped at once. One that did not answer is dropped at
+ * once while warm, but a leased one only when `failedInARow` (this check included) reaches
+ * `limits.failedChecksToDrop`: one slow or failed `getState` must not end a session. Until then it is
+ * checked again after `retryDelay`.
+ */
+export const checkOutcome = (state: SlotState, probe: Probe, failedInARow: number): CheckOutcome =>
+  probe === "alive"
+    ? "keep"
+    : probe === "dead" || state !== "acquired" || failedInARow >= limits.failedChecksToDrop
+    ? "drop"
+    : "recheck"
+
 /** What `stats()` reports, from the maintained counts. */
 export const toStats = (counts: SlotCounts, startFailures: number, config: WarmPoolConfig): PoolStats => ({
   warm: counts.warm,
@@ -182,6 +200,8 @@ export const limits = {
   tickPage: 256,
   /** Longest wait for a container's `getState()`. */
   statusTimeoutMs: 10_000,
+  /** Health checks of a leased container that must fail in a row, with no answer, before it is dropped. */
+  failedChecksToDrop: 2,
   /** Longest wait for a container's `destroy()`: a stop that takes longer stays `stopping`, and the next tick retries it. */
   stopTimeoutMs: 10_000,
   /** Longest wait for a warm container's `renewActivityTimeout()`. */

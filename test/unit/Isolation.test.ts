@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, TestClock } from "effect"
+import { limits, retryDelay } from "../../src/internal/policy.js"
 import { config, makeHarness } from "../support/FakeContainers.js"
 
 describe("isolation", () => {
@@ -147,6 +148,58 @@ describe("isolation", () => {
         const released = yield* engine.release("a", { ...short, containerBinding: "OTHER_CONTAINER" })
         expect(released).toEqual({ released: true, outcome: "stopped" })
         expect(fake.status.get(a)).toBe("stopped")
+      }))
+  })
+
+  describe("a failed health check of a leased container", () => {
+    const cfg = config({ minContainers: 0, healthCheckInterval: 30_000, acquireTimeout: 600_000 })
+
+    it.scoped("one unanswered check keeps the lease and re-checks soon; a second in a row drops it", () =>
+      Effect.gen(function*() {
+        const { alarm, engine, fake } = yield* makeHarness
+        const a = yield* engine.getContainer("a", cfg)
+        // First check: no answer within the status bound.
+        fake.behaviour.statusDelay = Duration.seconds(11)
+        yield* TestClock.adjust(Duration.seconds(30))
+        const first = yield* Effect.fork(engine.tick)
+        yield* TestClock.adjust(Duration.millis(limits.statusTimeoutMs))
+        expect(yield* Fiber.join(first)).toMatchObject({ dead: 0, nextAlarm: 40_000 + retryDelay(cfg) })
+        expect(yield* alarm.get).toBe(40_000 + retryDelay(cfg))
+        expect(fake.status.get(a)).toBe("healthy")
+        expect(yield* engine.getContainer("a", cfg)).toBe(a)
+        // Second check, at the retry: an error. Two in a row: the container is dropped.
+        fake.behaviour.statusDelay = Duration.zero
+        fake.behaviour.statusFails = true
+        yield* TestClock.adjust(Duration.millis(retryDelay(cfg)))
+        expect(yield* engine.tick).toMatchObject({ dead: 1 })
+        expect(fake.status.get(a)).toBe("stopped")
+        fake.behaviour.statusFails = false
+        expect(yield* engine.getContainer("a", cfg)).not.toBe(a)
+      }))
+
+    it.scoped("a check that answers again resets the count", () =>
+      Effect.gen(function*() {
+        const { engine, fake } = yield* makeHarness
+        const a = yield* engine.getContainer("a", cfg)
+        fake.behaviour.statusFails = true
+        yield* TestClock.adjust(Duration.seconds(30))
+        expect(yield* engine.tick).toMatchObject({ dead: 0 })
+        fake.behaviour.statusFails = false
+        yield* TestClock.adjust(Duration.millis(retryDelay(cfg)))
+        expect(yield* engine.tick).toMatchObject({ dead: 0 })
+        fake.behaviour.statusFails = true
+        yield* TestClock.adjust(Duration.seconds(30))
+        expect(yield* engine.tick).toMatchObject({ dead: 0 })
+        expect(yield* engine.getContainer("a", cfg)).toBe(a)
+      }))
+
+    it.scoped("a leased container that reports it stopped is dropped at once", () =>
+      Effect.gen(function*() {
+        const { engine, fake } = yield* makeHarness
+        const a = yield* engine.getContainer("a", cfg)
+        fake.kill(a)
+        yield* TestClock.adjust(Duration.seconds(30))
+        expect(yield* engine.tick).toMatchObject({ dead: 1 })
       }))
   })
 })

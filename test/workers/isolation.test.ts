@@ -79,3 +79,20 @@ describe("a changed containerBinding", () => {
     expect(bindings.every((binding) => binding === "NOT_A_NAMESPACE_HOLDER")).toBe(true)
   })
 })
+
+describe("a failed health check of a leased container", () => {
+  it("one failed getState keeps the session's container; a second in a row drops it", async () => {
+    const { pool, stub, tick } = newPool({ minContainers: 0, stickyCacheSize: 0 })
+    const a = await pool.getContainer("a")
+    standIn.behaviour.failing.add("getState")
+    await makeChecksDue(stub)
+    const first = await tick()
+    expect(first).toMatchObject({ dead: 0 })
+    // Checked again soon: within min(healthCheckInterval, 5 s), not a whole interval later.
+    expect(first.nextAlarm! - Date.now()).toBeLessThanOrEqual(5_000)
+    expect((await pool.getContainer("a")).id.toString()).toBe(a.id.toString())
+    await makeChecksDue(stub)
+    expect(await tick()).toMatchObject({ dead: 1 })
+    expect(stateOf(a)?.status).toBe("stopped")
+  })
+})
