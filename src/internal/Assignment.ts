@@ -4,8 +4,8 @@
  */
 import { Clock, Context, Effect, Layer, Ref } from "effect"
 import type { WarmPoolConfig } from "../Config.js"
-import type { ContainerStartFailed, InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
-import { PoolExhausted } from "../Errors.js"
+import type { InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
+import { ContainerStartFailed, PoolExhausted } from "../Errors.js"
 import type { StorageError } from "./errors.js"
 import { Lifecycle } from "./Lifecycle.js"
 import type { Lease, SlotCounts } from "./policy.js"
@@ -80,6 +80,9 @@ export const make = Effect.gen(function*() {
       const [container] = yield* store.exclusive(
         Effect.flatMap(store.counts, (c) => lifecycle.reserve(capacityLeft(c, config) > 0 ? 1 : 0, "starting", sessionId))
       )
+      if (container === undefined && (yield* record.shutDown)) {
+        return yield* new ContainerStartFailed({ attempts: 0, reason: "the pool was shut down while this call waited" })
+      }
       if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
       yield* lifecycle.launch(
         container,
@@ -94,7 +97,8 @@ export const make = Effect.gen(function*() {
       const at = yield* now
       const existing = yield* renewIfLive(yield* store.lease(sessionId), at, grantMs)
       if (existing !== undefined) return existing
-      const container = (yield* store.assignWarm(sessionId, leaseTerms(at, grantMs, config))) ??
+      // Only a container of the current binding: the caller's stubs come from that namespace.
+      const container = (yield* store.assignWarm(sessionId, leaseTerms(at, grantMs, config), config.containerBinding)) ??
         (yield* coldStart(sessionId, grantMs))
       yield* warmSet.refillInBackground
       return container

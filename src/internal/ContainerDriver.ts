@@ -2,9 +2,10 @@
  * The pool's edge to the containers: the RPC calls it makes on the user's `Container`
  * Durable Objects, reached through a binding of the pool Worker's env.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import { InvalidContainerBinding } from "../Errors.js"
 import { ContainerCallFailed, reasonOf } from "./errors.js"
+import { limits } from "./policy.js"
 
 /**
  * The container operations the pool needs, by container name. A container's name is its Durable
@@ -56,6 +57,33 @@ export const containersOf = (namespace: DurableObjectNamespace): Containers => {
     newName: () => namespace.newUniqueId().toString()
   }
 }
+
+/**
+ * A container call that does not answer within `ms` fails as `ContainerCallFailed`. It is made interruptible
+ * first: the pool also calls containers from finalizers (a failed start stops what it began), where an
+ * uninterruptible call would outlast its timeout.
+ */
+const within = (ms: number, container: string, operation: string) =>
+<A>(call: Effect.Effect<A, ContainerCallFailed>): Effect.Effect<A, ContainerCallFailed> =>
+  Effect.interruptible(call).pipe(
+    Effect.timeoutFail({
+      duration: Duration.millis(ms),
+      onTimeout: () => new ContainerCallFailed({ container, operation, reason: `no answer within ${ms} ms` })
+    })
+  )
+
+/**
+ * The same containers with every call but `start` bounded in time (see `limits`); a start is bounded by the
+ * pool's `startupTimeout`, which `Lifecycle` applies. No caller waits on a container that never answers.
+ */
+export const withBounds = (containers: Containers): Containers => ({
+  start: containers.start,
+  status: (container) => within(limits.statusTimeoutMs, container, "getState")(containers.status(container)),
+  keepAlive: (container) =>
+    within(limits.keepAliveTimeoutMs, container, "renewActivityTimeout")(containers.keepAlive(container)),
+  destroy: (container) => within(limits.stopTimeoutMs, container, "destroy")(containers.destroy(container)),
+  newName: containers.newName
+})
 
 const isNamespace = (value: unknown): value is DurableObjectNamespace =>
   typeof value === "object" && value !== null &&

@@ -11,7 +11,7 @@ import type { ReleaseResult } from "../Protocol.js"
 import { Assignment } from "./Assignment.js"
 import type { StorageError } from "./errors.js"
 import { Lifecycle } from "./Lifecycle.js"
-import { cacheGrantMs, limits, releaseOutcome, retryDelay, toStats, totalContainers, warmupCount } from "./policy.js"
+import { cacheGrantMs, isCurrentBinding, releaseOutcome, retryDelay, toStats, totalContainers, warmupCount } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
@@ -36,7 +36,7 @@ export const make = Effect.gen(function*() {
         const lease = yield* store.lease(sessionId)
         if (lease === undefined) return undefined
         const at = yield* now
-        const outcome = releaseOutcome(yield* store.counts, lease, at, config)
+        const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, config) : "stopped"
         if (outcome === "warm") yield* store.returnToWarm(lease.container, at + config.healthCheckInterval)
         else yield* store.markStopping(lease.container)
         return { container: lease.container, outcome }
@@ -74,12 +74,16 @@ export const make = Effect.gen(function*() {
     })
 
   const shutdown = Effect.gen(function*() {
-    yield* record.setShutDown(true)
     const { config } = yield* settings.get
-    const names = yield* store.markAllStopping
-    // Interrupting background starts runs their finalizers, which stop what they began.
-    yield* lifecycle.interruptBackground
-    yield* Effect.forEach(names, lifecycle.stop, { concurrency: limits.callConcurrency, discard: true })
+    // Under the lock that every reservation takes: a reservation either ran before (its slot is
+    // marked stopping here, and its launch stops) or runs after and refuses.
+    const names = yield* store.exclusive(Effect.zipRight(record.setShutDown(true), store.markAllStopping))
+    // Interrupting background starts runs their finalizers, which stop what they began. Those stops and
+    // the stops of every held container all run at once, each bounded: shutdown settles within one stop bound.
+    yield* Effect.all([
+      lifecycle.interruptBackground,
+      Effect.forEach(names, lifecycle.stop, { concurrency: "unbounded", discard: true })
+    ], { concurrency: "unbounded", discard: true })
     // A stop that failed stays tracked as stopping: the alarm stays armed to retry it.
     if (totalContainers(yield* store.counts) === 0) yield* alarm.clear
     else yield* alarm.set((yield* now) + retryDelay(config))

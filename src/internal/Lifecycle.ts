@@ -16,10 +16,14 @@ import { PoolRecord, PoolStore } from "./PoolStore.js"
 /** The pool has no config yet, or its container binding does not resolve. */
 type Unconfigured = PoolUnavailable | InvalidContainerBinding
 
+/** What a launch may leave running: nothing, a started container, or one whose stop went unanswered. */
+type Residue = "nothing" | "started" | "unanswered"
+
 export interface LifecycleService {
   /**
    * Reserves slots for `count` new containers, marked in flight before they are tracked, so no tick
-   * takes them for orphans. Whoever reserves them must `launch` each, which ends its flight.
+   * takes them for orphans. Whoever reserves them must `launch` each, which ends its flight. Reserves
+   * nothing while the pool is shut down; callers decide under `PoolStore.exclusive`, as shutdown does.
    */
   readonly reserve: (
     count: number,
@@ -28,13 +32,17 @@ export interface LifecycleService {
   ) => Effect.Effect<ReadonlyArray<string>, StorageError | Unconfigured>
   /**
    * Starts a reserved container and hands it over. Until the hand-over succeeds, any failure or
-   * interruption stops the container; its slot goes only once the stop succeeded.
+   * interruption stops the container; its slot goes only once the stop succeeded. It settles within
+   * `policy.startBudgetMs`: each attempt, and the stop of what it began, is bounded.
    */
   readonly launch: (
     container: string,
     handOver: Effect.Effect<boolean, StorageError>
   ) => Effect.Effect<void, ContainerStartFailed | StorageError | Unconfigured>
-  /** Destroys a `stopping` container and forgets it; a failed destroy leaves it for the tick to retry. */
+  /**
+   * Destroys a `stopping` container and forgets it, within `limits.stopTimeoutMs`; a destroy that fails or
+   * does not answer leaves it `stopping` (still counted against the cap) for the tick to retry.
+   */
   readonly stop: (container: string) => Effect.Effect<void, StorageError | Unconfigured>
   /** Takes a container out of service for good: its slot goes stopping, then away. */
   readonly retire: (container: string) => Effect.Effect<void, StorageError | Unconfigured>
@@ -69,9 +77,10 @@ export const make = Effect.gen(function*() {
   const tracked = (container: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.acquireUseRelease(enter(container), () => effect, () => leave(container))
 
+  // A container is stopped in the binding it was started in, read from its slot (one indexed row).
   const stop = (container: string) =>
-    Effect.flatMap(settings.get, ({ containers }) =>
-      Effect.flatMap(containers, (c) =>
+    Effect.flatMap(store.slot(container), (slot) =>
+      Effect.flatMap(settings.containersFor(slot?.binding), (c) =>
         c.destroy(container).pipe(
           Effect.matchEffect({
             onFailure: (error) => Effect.logWarning(`warm pool: ${error.message}; retrying on the next tick`),
@@ -81,55 +90,80 @@ export const make = Effect.gen(function*() {
 
   const retire = (container: string) => Effect.zipRight(store.markStopping(container), stop(container))
 
-  /** One start attempt, bounded by `startupTimeout`; a failed attempt destroys what it began. */
-  const startAttempt = (container: string, config: WarmPoolConfig, destroyed: Ref.Ref<boolean>) =>
-    Effect.flatMap(settings.get, ({ containers }) =>
-      Effect.flatMap(containers, (c) =>
-        c.start(container, config.ports).pipe(
-          Effect.timeoutFail({
-            duration: Duration.millis(config.startupTimeout),
-            onTimeout: () =>
-              new ContainerCallFailed({
-                container,
-                operation: "start",
-                reason: `not ready within startupTimeout (${config.startupTimeout} ms)`
-              })
-          }),
-          Effect.tapError(() => record.recordStartFailure),
-          Effect.onExit((exit) =>
-            Exit.isSuccess(exit)
-              ? Ref.set(destroyed, false)
-              : Effect.flatMap(Effect.exit(c.destroy(container)), (stopped) => Ref.set(destroyed, Exit.isSuccess(stopped)))
-          )
-        )))
+  /**
+   * One start attempt, bounded by `startupTimeout`; a failed attempt destroys what it began (a bounded call),
+   * and `residue` records what may still run.
+   */
+  const startAttempt = (container: string, binding: string | undefined, config: WarmPoolConfig, residue: Ref.Ref<Residue>) =>
+    Effect.flatMap(settings.containersFor(binding), (c) =>
+      c.start(container, config.ports).pipe(
+        Effect.timeoutFail({
+          duration: Duration.millis(config.startupTimeout),
+          onTimeout: () =>
+            new ContainerCallFailed({
+              container,
+              operation: "start",
+              reason: `not ready within startupTimeout (${config.startupTimeout} ms)`
+            })
+        }),
+        Effect.tapError(() => record.recordStartFailure),
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit)
+            ? Ref.set(residue, "started")
+            : Effect.flatMap(
+              Effect.exit(c.destroy(container)),
+              (stopped) => Ref.set(residue, Exit.isSuccess(stopped) ? "nothing" : "unanswered")
+            )
+        )
+      ))
+
+  /**
+   * After a failed launch: a container that never ran is forgotten, one that ran is stopped now, and one
+   * whose stop went unanswered stays `stopping` for the tick, so the caller waits on at most one stop.
+   */
+  const abandon = (container: string, residue: Ref.Ref<Residue>) =>
+    Effect.flatMap(Ref.get(residue), (left) =>
+      left === "nothing"
+        ? store.remove(container)
+        : left === "started"
+        ? retire(container)
+        : Effect.asVoid(store.markStopping(container))).pipe(Effect.ignore)
 
   const launch = (container: string, handOver: Effect.Effect<boolean, StorageError>) =>
     Effect.gen(function*() {
       const { config } = yield* settings.get
-      const destroyed = yield* Ref.make(false)
+      const residue = yield* Ref.make<Residue>("nothing")
       const attempts = yield* Ref.make(0)
       const failed = (reason: string) => Effect.flatMap(Ref.get(attempts), (n) => new ContainerStartFailed({ attempts: n, reason }))
-      return yield* Ref.update(attempts, (n) => n + 1).pipe(
-        Effect.zipRight(startAttempt(container, config, destroyed)),
+      // Each attempt first checks that its slot is still reserved: once shutdown (or a repair) took it
+      // out of service, nothing starts it again, not even a retry already scheduled.
+      const attempt = Effect.gen(function*() {
+        const slot = yield* store.slot(container)
+        if (slot?.state !== "warming" && slot?.state !== "starting") {
+          return yield* failed("the pool stopped tracking the container before it started (shutdown)")
+        }
+        yield* Ref.update(attempts, (n) => n + 1)
+        yield* startAttempt(container, slot.binding, config, residue)
+      })
+      return yield* attempt.pipe(
         Effect.retry({ schedule: retrySchedule(config), while: (e) => e._tag === "ContainerCallFailed" }),
         Effect.catchTag("ContainerCallFailed", (error) => Effect.flatMap(failed(error.reason), Effect.fail)),
         Effect.zipRight(handOver),
         Effect.flatMap((accepted) =>
           accepted ? Effect.void : Effect.flatMap(failed("the pool stopped tracking the container while it started (shutdown)"), Effect.fail)
         ),
-        Effect.onExit((exit) =>
-          Exit.isSuccess(exit)
-            ? Effect.void
-            : Effect.flatMap(Ref.get(destroyed), (gone) => (gone ? store.remove(container) : retire(container))).pipe(Effect.ignore)
-        )
+        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : abandon(container, residue))
       )
     }).pipe(Effect.ensuring(leave(container)))
 
   const reserve = (count: number, state: "warming" | "starting", sessionId: string | null) =>
     Effect.gen(function*() {
-      if (count <= 0) return []
-      const c = yield* Effect.flatMap(settings.get, (current) => current.containers)
-      const slots: Array<NewSlot> = Array.from({ length: count }, () => ({ container: c.newName(), state, sessionId }))
+      // A shut-down pool starts nothing until its next use clears the flag (`Assignment.activate`).
+      if (count <= 0 || (yield* record.shutDown)) return []
+      const { config, containers } = yield* settings.get
+      const c = yield* containers
+      const binding = config.containerBinding
+      const slots: Array<NewSlot> = Array.from({ length: count }, () => ({ container: c.newName(), state, sessionId, binding }))
       yield* Effect.forEach(slots, (slot) => enter(slot.container), { discard: true })
       yield* Effect.tapError(store.reserve(slots), () => Effect.forEach(slots, (slot) => leave(slot.container)))
       return slots.map((slot) => slot.container)

@@ -6,14 +6,14 @@
 import { Clock, Context, Duration, Effect, Layer, Option, Ref } from "effect"
 import type { WarmPoolConfig } from "../Config.js"
 import { Lifecycle } from "./Lifecycle.js"
-import type { Slot, SlotState } from "./policy.js"
-import { adoptOrphan, isAlive, limits, retryDelay, totalContainers } from "./policy.js"
+import type { Probe, Slot, SlotState } from "./policy.js"
+import { adoptOrphan, checkOutcome, isAlive, isCurrentBinding, limits, retryDelay, totalContainers } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
 import { WarmSet } from "./WarmSet.js"
 
-/** What one alarm tick did. */
+/** What one alarm tick did. A tick settles within `policy.settleBounds.tickMs`, storage aside. */
 export interface TickReport {
   readonly expired: number
   readonly dead: number
@@ -38,12 +38,15 @@ export const make = Effect.gen(function*() {
   const now = Clock.currentTimeMillis
   const inParallel = { concurrency: limits.callConcurrency } as const
 
-  const isDead = (container: string) =>
-    Effect.flatMap(settings.get, ({ containers }) => Effect.flatMap(containers, (c) => c.status(container))).pipe(
-      Effect.timeout(Duration.millis(limits.statusTimeoutMs)),
-      Effect.map((status) => !isAlive(status)),
-      Effect.orElseSucceed(() => true)
+  /** Asks a container's status in its own binding; the call is bounded (`limits.statusTimeoutMs`). */
+  const probe = (slot: Slot): Effect.Effect<Probe> =>
+    Effect.flatMap(settings.containersFor(slot.binding), (c) => c.status(slot.container)).pipe(
+      Effect.map((status): Probe => isAlive(status) ? "alive" : "dead"),
+      Effect.orElseSucceed((): Probe => "unanswered")
     )
+
+  /** For orphans, no answer is as good as dead: no session depends on them. */
+  const isDead = (slot: Slot) => Effect.map(probe(slot), (found) => found !== "alive")
 
   /**
    * Ends the leases among the due slots that expired by `at` and stops their containers. Each is
@@ -62,16 +65,20 @@ export const make = Effect.gen(function*() {
     Effect.flatMap(store.inState(state, limits.tickPage), (slots) =>
       Effect.filter(slots, (slot) => Effect.map(lifecycle.isInFlight(slot.container), (held) => !held)))
 
-  /** Slots left mid-start or mid-stop by an earlier instance: adopt what runs, while the warm set is short; stop the rest. */
-  const repairStep = (at: number, config: WarmPoolConfig) =>
+  /**
+   * Slots left mid-start or mid-stop by an earlier instance: adopt what runs, while the warm set is short; stop
+   * the rest. Stops this tick already tried (`tried`) wait for the next one: a container that did not answer
+   * is not waited on twice in one tick.
+   */
+  const repairStep = (at: number, config: WarmPoolConfig, tried: ReadonlyArray<string> = []) =>
     Effect.gen(function*() {
       const starting = [...(yield* orphans("warming")), ...(yield* orphans("starting"))]
-      const stopping = yield* orphans("stopping")
-      const dead = yield* Effect.forEach(starting, (slot) => isDead(slot.container), inParallel)
+      const stopping = (yield* orphans("stopping")).filter((slot) => !tried.includes(slot.container))
+      const dead = yield* Effect.forEach(starting, isDead, inParallel)
       const undecided = yield* Ref.make(starting.filter((slot) => slot.state === "warming").length)
       const toStop: Array<string> = []
       for (const [i, slot] of starting.entries()) {
-        const adopted = !dead[i] && (yield* store.exclusive(Effect.gen(function*() {
+        const adopted = !dead[i] && isCurrentBinding(slot, config) && (yield* store.exclusive(Effect.gen(function*() {
           const adopt = adoptOrphan(yield* store.counts, yield* Ref.get(undecided), config)
           return adopt && (yield* store.promote(slot.container, at + config.healthCheckInterval))
         })))
@@ -86,22 +93,36 @@ export const make = Effect.gen(function*() {
       return { adopted: starting.length - toStop.length, stopped: stopped.length }
     })
 
-  /** Checks due warm and acquired containers: a dead one is retired, a live warm one kept alive. */
+  /**
+   * Checks due warm and acquired containers: a dead one is retired, a live warm one kept alive. A warm one
+   * started in an earlier binding is retired too: no client of the current binding can reach it.
+   */
   const healthStep = (due: ReadonlyArray<Slot>, at: number, config: WarmPoolConfig) =>
     Effect.gen(function*() {
-      const { containers } = yield* settings.get
       const keepAlive = (slot: Slot) =>
-        slot.state === "warm" ? Effect.ignore(Effect.flatMap(containers, (c) => c.keepAlive(slot.container))) : Effect.void
-      const dead = yield* Effect.forEach(due, (slot) =>
-        Effect.if(isDead(slot.container), {
-          onTrue: () => Effect.as(lifecycle.retire(slot.container), true),
-          onFalse: () =>
-            keepAlive(slot).pipe(
-              Effect.zipRight(store.scheduleCheck(slot.container, at + config.healthCheckInterval)),
-              Effect.as(false)
+        slot.state === "warm"
+          ? Effect.ignore(Effect.flatMap(settings.containersFor(slot.binding), (c) => c.keepAlive(slot.container)))
+          : Effect.void
+      const stale = (slot: Slot) => slot.state === "warm" && !isCurrentBinding(slot, config)
+      const outcome = (slot: Slot) =>
+        Effect.flatMap(stale(slot) ? Effect.succeed<Probe>("dead") : probe(slot), (found) =>
+          found === "unanswered" && slot.state === "acquired"
+            ? Effect.map(
+              store.recordFailedCheck(slot.container, at + retryDelay(config)),
+              (failedInARow) => checkOutcome(slot.state, found, failedInARow)
             )
-        }), inParallel)
-      return dead.filter(Boolean).length
+            : Effect.succeed(checkOutcome(slot.state, found, 0)))
+      const outcomes = yield* Effect.forEach(due, (slot) =>
+        Effect.tap(outcome(slot), (decided) =>
+          decided === "drop"
+            ? lifecycle.retire(slot.container)
+            : decided === "keep"
+            ? Effect.zipRight(keepAlive(slot), store.scheduleCheck(slot.container, at + config.healthCheckInterval))
+            : Effect.void), inParallel)
+      return {
+        dead: outcomes.filter((decided) => decided === "drop").length,
+        rechecks: outcomes.filter((decided) => decided === "recheck").length
+      }
     })
 
   /** Arms the next tick, or disarms when nothing is held and the pool need not stay warm. */
@@ -137,15 +158,35 @@ export const make = Effect.gen(function*() {
     const at = yield* now
     // One page of due slots serves both expiry and health checks; a full page means a backlog.
     const due = yield* step("due slots", store.dueForCheck(at, limits.tickPage), [])
-    const expired = yield* step("lease expiry", expireStep(due, at), [])
-    const repaired = yield* step("orphan repair", repairStep(at, config), { adopted: 0, stopped: 0 })
-    const unexpired = due.filter((slot) => !expired.includes(slot.container))
-    const dead = yield* step("health check", healthStep(unexpired, at, config), 0)
-    // A shut-down pool only finishes its stops; it warms up again when next used.
-    const refilled = shutDown ? 0 : yield* step("refill", warmSet.refill, 0)
+    const done = { ...idleReport }
+    let rechecks = 0
+    const work = Effect.gen(function*() {
+      const expired = yield* step("lease expiry", expireStep(due, at), [])
+      done.expired = expired.length
+      Object.assign(done, yield* step("orphan repair", repairStep(at, config, expired), { adopted: 0, stopped: 0 }))
+      const unexpired = due.filter((slot) => !expired.includes(slot.container))
+      const checked = yield* step("health check", healthStep(unexpired, at, config), { dead: 0, rechecks: 0 })
+      done.dead = checked.dead
+      rechecks = checked.rechecks
+      // A shut-down pool only finishes its stops; it warms up again when next used. The flag is read
+      // again here: a shutdown may have run while this tick waited on a container (and the reservation
+      // itself refuses, under the same lock as shutdown).
+      const shutDownNow = yield* step("shut-down flag", record.shutDown, shutDown)
+      done.refilled = shutDownNow ? 0 : yield* step("refill", warmSet.refill, 0)
+    })
+    // What the budget cuts short (stops, checks, starts) is left in a state the next tick resumes from.
+    const finished = yield* Effect.timeoutTo(work, {
+      duration: Duration.millis(limits.tickWorkBudgetMs),
+      onSuccess: () => true,
+      onTimeout: () => false
+    })
+    if (!finished) failures.push("work budget")
     const backlog = due.length === limits.tickPage
-    const nextAlarm = yield* step("re-arm", rearm(config, failures.length > 0, backlog, shutDown), safety)
-    return { expired: expired.length, dead, ...repaired, refilled, failures, nextAlarm } as TickReport
+    const shutDownAtEnd = yield* step("shut-down flag", record.shutDown, shutDown)
+    // A leased container whose check went unanswered is checked again soon.
+    const soon = failures.length > 0 || rechecks > 0
+    const nextAlarm = yield* step("re-arm", rearm(config, soon, backlog, shutDownAtEnd), safety)
+    return { ...done, failures, nextAlarm } as TickReport
   })
 
   /** Never fails: an alarm handler must re-arm whatever happens (its config unreadable, even a defect). */

@@ -9,14 +9,14 @@ import { decodeConfig } from "../Config.js"
 import type { InvalidConfig, InvalidContainerBinding } from "../Errors.js"
 import { PoolUnavailable } from "../Errors.js"
 import type { Containers } from "./ContainerDriver.js"
-import { ContainerDriver } from "./ContainerDriver.js"
+import { ContainerDriver, withBounds } from "./ContainerDriver.js"
 import type { StorageError } from "./errors.js"
 import { PoolRecord } from "./PoolStore.js"
 
 export interface Settings {
   /** The config of the call that last brought one. */
   readonly config: WarmPoolConfig
-  /** The containers behind `config.containerBinding`, or why the binding does not resolve. */
+  /** The containers behind `config.containerBinding`, every call bounded in time, or why the binding does not resolve. */
   readonly containers: Effect.Effect<Containers, InvalidContainerBinding>
 }
 
@@ -25,6 +25,13 @@ export interface PoolSettingsService {
   readonly current: Effect.Effect<Option.Option<Settings>, StorageError>
   /** The settings, for operations that run only after a call configured the pool. */
   readonly get: Effect.Effect<Settings, PoolUnavailable | StorageError>
+  /**
+   * The containers behind a slot's recorded binding, every call bounded; `undefined` (a row from before
+   * bindings were recorded) is the pool's current binding. Old bindings are resolved once and remembered.
+   */
+  readonly containersFor: (
+    binding: string | undefined
+  ) => Effect.Effect<Containers, InvalidContainerBinding | PoolUnavailable | StorageError>
   /** Adopts a caller's config (untrusted): decoded only when it differs, saved only when the pool's part changed. */
   readonly adopt: (raw: unknown) => Effect.Effect<Settings, InvalidConfig | InvalidContainerBinding | StorageError>
 }
@@ -61,7 +68,7 @@ export const make = Effect.gen(function*() {
   const record = yield* PoolRecord
   const driver = yield* ContainerDriver
   const settle = (config: WarmPoolConfig, key = poolPart(config)): Held => {
-    const containers = Effect.runSync(Effect.either(driver.resolve(config.containerBinding)))
+    const containers = Effect.runSync(Effect.either(Effect.map(driver.resolve(config.containerBinding), withBounds)))
     return { config, key, containers: containers._tag === "Right" ? Effect.succeed(containers.right) : Effect.fail(containers.left) }
   }
   // A saved config that no longer decodes (written by another version) counts as none.
@@ -98,12 +105,27 @@ export const make = Effect.gen(function*() {
       )
     })
 
+  const earlierBindings = new Map<string, Effect.Effect<Containers, InvalidContainerBinding>>()
+  const resolveEarlier = (binding: string) => {
+    let containers = earlierBindings.get(binding)
+    if (containers === undefined) {
+      const resolved = Effect.runSync(Effect.either(Effect.map(driver.resolve(binding), withBounds)))
+      containers = resolved._tag === "Right" ? Effect.succeed(resolved.right) : Effect.fail(resolved.left)
+      earlierBindings.set(binding, containers)
+    }
+    return containers
+  }
+  const get = Effect.flatMap(current, Option.match({
+    onNone: () => Effect.fail(new PoolUnavailable({ reason: "the pool has no config yet: no call has configured it" })),
+    onSome: Effect.succeed
+  }))
+
   return PoolSettings.of({
     current,
-    get: Effect.flatMap(current, Option.match({
-      onNone: () => Effect.fail(new PoolUnavailable({ reason: "the pool has no config yet: no call has configured it" })),
-      onSome: Effect.succeed
-    })),
+    get,
+    containersFor: (binding) =>
+      Effect.flatMap(get, (held) =>
+        binding === undefined || binding === held.config.containerBinding ? held.containers : resolveEarlier(binding)),
     adopt: (raw) =>
       Effect.flatMap(current, (held) =>
         Option.isSome(held) && isSameConfig(raw, held.value.config)

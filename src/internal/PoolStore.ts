@@ -17,6 +17,8 @@ export interface NewSlot {
   readonly state: "warming" | "starting"
   /** The session a cold start (`starting`) is for. */
   readonly sessionId: string | null
+  /** The container binding it is started in (the pool's current one). */
+  readonly binding?: string
 }
 
 export interface PoolStoreService {
@@ -24,10 +26,20 @@ export interface PoolStoreService {
   readonly exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly counts: Effect.Effect<SlotCounts, StorageError>
   readonly lease: (sessionId: string) => Effect.Effect<Lease | undefined, StorageError>
-  /** Slides the session's lease if it still holds `container`; false when it does not. */
+  /**
+   * Slides the session's lease if it still holds `container`; false when it does not. The deadline is
+   * never set below the end of a cache grant the lease already holds (another caller's, maybe).
+   */
   readonly renewLease: (sessionId: string, container: string, terms: LeaseTerms) => Effect.Effect<boolean, StorageError>
-  /** Hands a warm slot to a session that holds none, as its lease. */
-  readonly assignWarm: (sessionId: string, terms: LeaseTerms) => Effect.Effect<string | undefined, StorageError>
+  /**
+   * Hands a warm slot to a session that holds none, as its lease: one started in `binding` (or from before
+   * bindings were recorded) when given.
+   */
+  readonly assignWarm: (
+    sessionId: string,
+    terms: LeaseTerms,
+    binding?: string
+  ) => Effect.Effect<string | undefined, StorageError>
   readonly reserve: (slots: ReadonlyArray<NewSlot>) => Effect.Effect<void, StorageError>
   /** A started `warming` (or orphaned `starting`) slot becomes warm; false when it is no longer tracked. */
   readonly promote: (container: string, checkDueAt: number) => Effect.Effect<boolean, StorageError>
@@ -49,6 +61,12 @@ export interface PoolStoreService {
   readonly dueForCheck: (now: number, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
   /** The next check of a warm or acquired slot: at `at`, or at its lease's deadline if that comes first. */
   readonly scheduleCheck: (container: string, at: number) => Effect.Effect<void, StorageError>
+  /**
+   * A health check of an acquired slot got no answer: counts it, and checks again at `retryAt` (or at the
+   * lease's deadline if sooner). Returns the failed checks in a row; 0 when the slot is no longer acquired.
+   * A successful check (`scheduleCheck`) resets the count.
+   */
+  readonly recordFailedCheck: (container: string, retryAt: number) => Effect.Effect<number, StorageError>
   readonly inState: (state: SlotState, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
   /** A slot by its container's name (its Durable Object id). */
   readonly slot: (container: string) => Effect.Effect<Slot | undefined, StorageError>

@@ -6,7 +6,11 @@
 import { Effect, Option, Ref } from "effect"
 import { reasonOf, StorageError } from "./errors.js"
 import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js"
+import { CLIENT_CLOCK_SLACK_MS } from "./policy.js"
 import type { NewSlot, PoolRecordService, PoolStoreService } from "./PoolStore.js"
+import { states } from "./SqliteSchema.js"
+
+export { migrate, schema } from "./SqliteSchema.js"
 
 type SqlValue = ArrayBuffer | string | number | null
 
@@ -21,52 +25,8 @@ export interface SqlStorageLike {
   transactionSync<T>(body: () => T): T
 }
 
-const states = ["warming", "starting", "warm", "acquired", "stopping"] as const
-
-// Counts move with the rows; `(x = 'warm')` is 1 or 0, so each trigger writes the pool row once.
-const countDelta = (row: "NEW" | "OLD", sign: "+" | "-") =>
-  states.map((state) => `${state} = ${state} ${sign} (${row}.state = '${state}')`).join(", ")
-
-export const schema = [
-  `CREATE TABLE IF NOT EXISTS wp_pool (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    config TEXT,
-    shut_down INTEGER NOT NULL DEFAULT 0,
-    start_failures INTEGER NOT NULL DEFAULT 0,
-    ${states.map((state) => `${state} INTEGER NOT NULL DEFAULT 0`).join(",\n    ")}
-  )`,
-  `INSERT OR IGNORE INTO wp_pool (id) VALUES (1)`,
-  // A container's name is its Durable Object id, so a stop notice (which knows only the id) finds it.
-  // An acquired row carries its lease; its next check is never later than the lease's deadline.
-  `CREATE TABLE IF NOT EXISTS wp_slots (
-    container TEXT PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN (${states.map((s) => `'${s}'`).join(", ")})),
-    session_id TEXT,
-    expires_at INTEGER NOT NULL DEFAULT 0,
-    cached_until INTEGER NOT NULL DEFAULT 0,
-    check_due_at INTEGER
-  ) WITHOUT ROWID`,
-  // Each index is partial, so a transition writes only the index entries it really changes.
-  `CREATE UNIQUE INDEX IF NOT EXISTS wp_leases ON wp_slots (session_id) WHERE state = 'acquired'`,
-  // Queries name `state <> 'acquired'` themselves: SQLite uses a partial index only for a term it sees verbatim.
-  `CREATE INDEX IF NOT EXISTS wp_slots_unleased ON wp_slots (state) WHERE state <> 'acquired'`,
-  // Health checks and lease expiry both walk this, in due order, a page at a time.
-  `CREATE INDEX IF NOT EXISTS wp_slots_due ON wp_slots (check_due_at) WHERE check_due_at IS NOT NULL`,
-  `CREATE TRIGGER IF NOT EXISTS wp_slots_inserted AFTER INSERT ON wp_slots BEGIN
-    UPDATE wp_pool SET ${countDelta("NEW", "+")} WHERE id = 1;
-  END`,
-  `CREATE TRIGGER IF NOT EXISTS wp_slots_deleted AFTER DELETE ON wp_slots BEGIN
-    UPDATE wp_pool SET ${countDelta("OLD", "-")} WHERE id = 1;
-  END`,
-  `CREATE TRIGGER IF NOT EXISTS wp_slots_moved AFTER UPDATE OF state ON wp_slots WHEN OLD.state <> NEW.state BEGIN
-    UPDATE wp_pool SET ${
-    states.map((s) => `${s} = ${s} + (NEW.state = '${s}') - (OLD.state = '${s}')`).join(", ")
-  } WHERE id = 1;
-  END`
-]
-
-const SLOT = `container, state, session_id, expires_at, check_due_at`
-const LEASE = `session_id, container, expires_at, cached_until`
+const SLOT = `container, state, session_id, expires_at, check_due_at, binding`
+const LEASE = `session_id, container, expires_at, cached_until, binding`
 
 interface SlotRow extends Record<string, SqlValue> {
   container: string
@@ -74,6 +34,7 @@ interface SlotRow extends Record<string, SqlValue> {
   session_id: string | null
   expires_at: number
   check_due_at: number | null
+  binding: string | null
 }
 
 interface LeaseRow extends Record<string, SqlValue> {
@@ -81,21 +42,28 @@ interface LeaseRow extends Record<string, SqlValue> {
   container: string
   expires_at: number
   cached_until: number
+  binding: string | null
 }
+
+/** A row written before bindings were recorded has none: it belongs to the pool's current binding. */
+const bindingOf = (row: { binding: string | null }): { binding?: string } =>
+  row.binding === null ? {} : { binding: row.binding }
 
 const toSlot = (row: SlotRow): Slot => ({
   container: row.container,
   state: row.state as SlotState,
   sessionId: row.session_id,
   expiresAt: row.state === "acquired" ? row.expires_at : null,
-  checkDueAt: row.check_due_at
+  checkDueAt: row.check_due_at,
+  ...bindingOf(row)
 })
 
 const toLease = (row: LeaseRow): Lease => ({
   sessionId: row.session_id,
   container: row.container,
   expiresAt: row.expires_at,
-  cachedUntil: row.cached_until
+  cachedUntil: row.cached_until,
+  ...bindingOf(row)
 })
 
 /** Runs statements atomically; a failing statement is a typed `StorageError`, never a defect. */
@@ -115,12 +83,6 @@ const sqlOf = (storage: SqlStorageLike) => {
       })
   }
 }
-
-/** Creates the tables if they do not exist yet. */
-export const migrate = (storage: SqlStorageLike): void =>
-  storage.transactionSync(() => {
-    for (const statement of schema) storage.sql.exec(statement)
-  })
 
 /**
  * What the pool remembers about itself: its row of `wp_pool`. The shut-down flag is read on every
@@ -178,8 +140,10 @@ const leaseStatements = (q: Sql) => ({
     }),
   renewLease: (sessionId: string, container: string, terms: LeaseTerms) =>
     q.atomic("renew lease", () => {
+      // Callers may slide a lease by different acquireTimeouts: the deadline never drops below the end
+      // of a cache grant already made (`cached_until` is that end plus the clock slack, read before this update).
       const renewed = q.run(
-        `UPDATE wp_slots SET expires_at = ?, cached_until = max(cached_until, ?)
+        `UPDATE wp_slots SET expires_at = max(?, cached_until - ${CLIENT_CLOCK_SLACK_MS}), cached_until = max(cached_until, ?)
          WHERE session_id = ? AND state = 'acquired' AND container = ?`,
         terms.expiresAt,
         terms.cachedUntil,
@@ -189,12 +153,15 @@ const leaseStatements = (q: Sql) => ({
       if (renewed) checkNoLaterThan(q, container, terms.expiresAt)
       return renewed
     }),
-  assignWarm: (sessionId: string, terms: LeaseTerms) =>
+  assignWarm: (sessionId: string, terms: LeaseTerms, binding?: string) =>
     q.atomic("assign warm container", () => {
       if (readLease(q, sessionId) !== undefined) return undefined
-      const row = q.one<{ container: string }>(
-        `SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' LIMIT 1`
-      )
+      const row = binding === undefined
+        ? q.one<{ container: string }>(`SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' LIMIT 1`)
+        : q.one<{ container: string }>(
+          `SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' AND (binding = ? OR binding IS NULL) LIMIT 1`,
+          binding
+        )
       if (row === undefined) return undefined
       q.run(
         `UPDATE wp_slots SET state = 'acquired', session_id = ?, expires_at = ?, cached_until = ? WHERE container = ?`,
@@ -224,7 +191,7 @@ const leaseStatements = (q: Sql) => ({
   returnToWarm: (container: string, checkDueAt: number) =>
     q.atomic("return slot to the warm set", () =>
       q.run(
-        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, check_due_at = ?
+        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, check_due_at = ?, failed_checks = 0
          WHERE container = ? AND state = 'acquired'`,
         checkDueAt,
         container
@@ -250,7 +217,13 @@ const slotStatements = (q: Sql) => ({
   reserve: (slots: ReadonlyArray<NewSlot>) =>
     q.atomic("reserve slots", () => {
       for (const slot of slots) {
-        q.run(`INSERT INTO wp_slots (container, state, session_id) VALUES (?, ?, ?)`, slot.container, slot.state, slot.sessionId)
+        q.run(
+          `INSERT INTO wp_slots (container, state, session_id, binding) VALUES (?, ?, ?, ?)`,
+          slot.container,
+          slot.state,
+          slot.sessionId,
+          slot.binding ?? null
+        )
       }
     }),
   promote: (container: string, checkDueAt: number) =>
@@ -284,12 +257,25 @@ const slotStatements = (q: Sql) => ({
   scheduleCheck: (container: string, at: number) =>
     q.atomic("schedule health check", () =>
       void q.run(
-        `UPDATE wp_slots SET check_due_at = CASE WHEN state = 'acquired' THEN min(?, expires_at) ELSE ? END
+        `UPDATE wp_slots SET check_due_at = CASE WHEN state = 'acquired' THEN min(?, expires_at) ELSE ? END, failed_checks = 0
          WHERE container = ? AND check_due_at IS NOT NULL`,
         at,
         at,
         container
       )),
+  recordFailedCheck: (container: string, retryAt: number) =>
+    q.atomic("record failed health check", () => {
+      q.run(
+        `UPDATE wp_slots SET failed_checks = failed_checks + 1, check_due_at = min(?, expires_at)
+         WHERE container = ? AND state = 'acquired'`,
+        retryAt,
+        container
+      )
+      return q.one<{ failed_checks: number }>(
+        `SELECT failed_checks FROM wp_slots WHERE container = ? AND state = 'acquired'`,
+        container
+      )?.failed_checks ?? 0
+    }),
   inState: (state: SlotState, limit: number) =>
     q.atomic("read slots by state", () =>
       q.all<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE state = ? AND state <> 'acquired' LIMIT ?`, state, limit)

@@ -25,6 +25,8 @@ export interface Slot {
    * the lease's deadline; null in other states.
    */
   readonly checkDueAt: number | null
+  /** The container binding it was started in; absent on rows from before bindings were recorded. */
+  readonly binding?: string
 }
 
 export interface Lease {
@@ -37,10 +39,23 @@ export interface Lease {
    * The container is not returned to the warm set before then (see `releaseOutcome`).
    */
   readonly cachedUntil: number
+  /** The container binding its container was started in (see `Slot.binding`). */
+  readonly binding?: string
 }
+
+/**
+ * Whether a slot belongs to the pool's current binding. One started in an earlier binding keeps its
+ * session until released or expired, is checked and stopped in its own binding, and never rejoins the
+ * warm set: clients of the current binding could not reach it.
+ */
+export const isCurrentBinding = (
+  slot: { readonly binding?: string },
+  config: Pick<WarmPoolConfig, "containerBinding">
+): boolean => slot.binding === undefined || slot.binding === config.containerBinding
 
 /** A lease's deadlines, as set when it is created or renewed. */
 export interface LeaseTerms {
+  /** The caller's sliding deadline; a renewal keeps a later one if a cache grant still stands. */
   readonly expiresAt: number
   /** Never lowered by a renewal: a cache granted earlier may still be alive. */
   readonly cachedUntil: number
@@ -145,6 +160,24 @@ export type ContainerStatus = "running" | "healthy" | "stopping" | "stopped" | "
 /** Only a running container can serve; anything stopping or stopped is dead to the pool. */
 export const isAlive = (status: string): boolean => status === "running" || status === "healthy"
 
+/** What a health check learned: a status that says running, one that says otherwise, or no answer in time. */
+export type Probe = "alive" | "dead" | "unanswered"
+
+export type CheckOutcome = "keep" | "drop" | "recheck"
+
+/**
+ * A container that reports it is not running is dropped at once. One that did not answer is dropped at
+ * once while warm, but a leased one only when `failedInARow` (this check included) reaches
+ * `limits.failedChecksToDrop`: one slow or failed `getState` must not end a session. Until then it is
+ * checked again after `retryDelay`.
+ */
+export const checkOutcome = (state: SlotState, probe: Probe, failedInARow: number): CheckOutcome =>
+  probe === "alive"
+    ? "keep"
+    : probe === "dead" || state !== "acquired" || failedInARow >= limits.failedChecksToDrop
+    ? "drop"
+    : "recheck"
+
 /** What `stats()` reports, from the maintained counts. */
 export const toStats = (counts: SlotCounts, startFailures: number, config: WarmPoolConfig): PoolStats => ({
   warm: counts.warm,
@@ -157,7 +190,7 @@ export const toStats = (counts: SlotCounts, startFailures: number, config: WarmP
   startFailures
 })
 
-/** Bounds on the work one call or one alarm tick does. */
+/** Bounds on the work one call or one alarm tick does, and on every call the pool makes to a container. */
 export const limits = {
   /** Container starts in parallel for refills and warmup. */
   startConcurrency: 8,
@@ -165,8 +198,38 @@ export const limits = {
   callConcurrency: 16,
   /** Slots health-checked, leases expired and orphans repaired per tick; a backlog re-arms the alarm at once. */
   tickPage: 256,
-  /** Longest wait for a container's `getState()` during a health check. */
-  statusTimeoutMs: 10_000
+  /** Longest wait for a container's `getState()`. */
+  statusTimeoutMs: 10_000,
+  /** Health checks of a leased container that must fail in a row, with no answer, before it is dropped. */
+  failedChecksToDrop: 2,
+  /** Longest wait for a container's `destroy()`: a stop that takes longer stays `stopping`, and the next tick retries it. */
+  stopTimeoutMs: 10_000,
+  /** Longest wait for a warm container's `renewActivityTimeout()`. */
+  keepAliveTimeoutMs: 5_000,
+  /** Longest backoff between two start attempts: the 5 s cap plus 20 % jitter. */
+  startBackoffMaxMs: 6_000,
+  /**
+   * How long one tick works on containers (expiry, repair, health, refill). Each call is bounded, a page of
+   * them is not: past this, the tick interrupts what is left (launches stop what they began) and re-arms soon.
+   */
+  tickWorkBudgetMs: 60_000
+} as const
+
+/**
+ * The longest one launch takes: every attempt is bounded by `startupTimeout` and by the stop of what it
+ * began, with backoff between attempts. A `getContainer` that cold-starts settles within this (plus storage).
+ */
+export const startBudgetMs = (config: Pick<WarmPoolConfig, "startRetries" | "startupTimeout">): number =>
+  (config.startRetries + 1) * (config.startupTimeout + limits.stopTimeoutMs) + config.startRetries * limits.startBackoffMaxMs
+
+/** How long each operation may take, storage aside, even when a container never answers. */
+export const settleBounds = {
+  /** A release stops at most one container. */
+  releaseMs: limits.stopTimeoutMs,
+  /** Shutdown stops every container in parallel, and interrupted launches stop theirs at the same time. */
+  shutdownMs: limits.stopTimeoutMs,
+  /** The tick's work budget, plus the stops of the launches it interrupts at the end of it. */
+  tickMs: limits.tickWorkBudgetMs + limits.stopTimeoutMs
 } as const
 
 /** How soon the alarm retries after a failure: soon, but never later than the next check would be. */

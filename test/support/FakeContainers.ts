@@ -27,8 +27,14 @@ export interface FakeContainers {
     hangStarts: boolean
     /** `getState()` fails. */
     statusFails: boolean
+    /** How long `getState()` takes to answer (on the test clock). */
+    statusDelay: Duration.Duration
     /** `destroy()` fails (the container keeps running). */
     destroyFails: boolean
+    /** `destroy()` never answers (the container keeps running). */
+    hangDestroys: boolean
+    /** `renewActivityTimeout()` never answers. */
+    hangKeepAlives: boolean
   }
   readonly calls: { starts: number; destroys: number; keepAlives: number; statusChecks: number }
   /** Containers currently running. */
@@ -36,14 +42,18 @@ export interface FakeContainers {
   readonly kill: (container: string) => void
 }
 
-export const makeFakeContainers = (): FakeContainers => {
+/** `prefix` names its containers: fakes behind different bindings never share a name, as Durable Object ids do not. */
+export const makeFakeContainers = (prefix = "container"): FakeContainers => {
   const status = new Map<string, FakeStatus>()
   const behaviour = {
     startDelay: Duration.zero,
     failNextStarts: 0,
     hangStarts: false,
     statusFails: false,
-    destroyFails: false
+    statusDelay: Duration.zero,
+    destroyFails: false,
+    hangDestroys: false,
+    hangKeepAlives: false
   }
   const calls = { starts: 0, destroys: 0, keepAlives: 0, statusChecks: 0 }
   // Like a real container, destroy() also ends a start still under way: the start never reports ready.
@@ -73,14 +83,20 @@ export const makeFakeContainers = (): FakeContainers => {
       Effect.suspend(() => {
         calls.statusChecks++
         if (behaviour.statusFails) return fail(container, "getState", "injected status failure")
-        return Effect.succeed(status.get(container) ?? "stopped")
+        const answer = Effect.sync(() => status.get(container) ?? "stopped")
+        return Duration.isZero(behaviour.statusDelay) ? answer : Effect.delay(answer, behaviour.statusDelay)
       }),
-    keepAlive: () => Effect.sync(() => void calls.keepAlives++),
-    newName: () => `container-${++named}`,
+    keepAlive: () =>
+      Effect.suspend(() => {
+        calls.keepAlives++
+        return behaviour.hangKeepAlives ? Effect.never : Effect.void
+      }),
+    newName: () => `${prefix}-${++named}`,
     destroy: (container) =>
       Effect.suspend(() => {
         calls.destroys++
         if (behaviour.destroyFails) return fail(container, "destroy", "injected destroy failure")
+        if (behaviour.hangDestroys) return Effect.never
         destroyedAt.set(container, destroyCount++)
         if (status.get(container) === "healthy") status.set(container, "stopped")
         return Effect.void
@@ -96,17 +112,23 @@ export const makeFakeContainers = (): FakeContainers => {
   }
 }
 
-/** A driver that knows one binding, `CONTAINER`. */
-export const fakeDriverService = (fake: FakeContainers): ContainerDriverService => ({
+/** A driver that knows the binding `CONTAINER`, and any `others` given by binding name. */
+export const fakeDriverService = (
+  fake: FakeContainers,
+  others: Readonly<Record<string, FakeContainers>> = {}
+): ContainerDriverService => ({
   resolve: (binding) =>
     binding === "CONTAINER"
       ? Effect.succeed(fake.containers)
+      : Object.hasOwn(others, binding)
+      ? Effect.succeed(others[binding]!.containers)
       : Effect.fail(
         new InvalidContainerBinding({ binding, reason: "is not defined in the env of the Worker that hosts WarmPool" })
       )
 })
 
-export const fakeDriver = (fake: FakeContainers) => Layer.succeed(ContainerDriver, fakeDriverService(fake))
+export const fakeDriver = (fake: FakeContainers, others: Readonly<Record<string, FakeContainers>> = {}) =>
+  Layer.succeed(ContainerDriver, fakeDriverService(fake, others))
 
 export const config = (overrides: Partial<WarmPoolConfig> = {}): WarmPoolConfig => ({ ...defaults, ...overrides })
 
@@ -120,11 +142,15 @@ export const leftover = (container: string, state: "warming" | "starting" = "war
 /** An engine over the real SQLite store (sql.js), a memory alarm and fake containers, with handles on each. */
 export const makeHarness = Effect.gen(function*() {
   const fake = makeFakeContainers()
+  /** The containers of a second binding, `OTHER_CONTAINER`, for a pool whose binding changes. */
+  const otherFake = makeFakeContainers("other")
   const storage = makeSqlJsStorageSync()
   const alarmBackend = memoryBackend()
   yield* Effect.addFinalizer(() => Effect.sync(() => storage.close()))
   const boot = Effect.map(
-    buildPool(Layer.mergeAll(PoolStore.layer(storage), fakeDriver(fake), PoolAlarm.layer(alarmBackend))),
+    buildPool(
+      Layer.mergeAll(PoolStore.layer(storage), fakeDriver(fake, { OTHER_CONTAINER: otherFake }), PoolAlarm.layer(alarmBackend))
+    ),
     (context) => ({
       engine: poolUnderTest(context),
       store: Context.get(context, PoolStore),
@@ -135,6 +161,7 @@ export const makeHarness = Effect.gen(function*() {
   return {
     ...first,
     fake,
+    otherFake,
     storage,
     /** A new instance over the same storage, alarm and containers, as after a Durable Object restart. */
     reboot: Effect.map(boot, (next) => next.engine)

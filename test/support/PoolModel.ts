@@ -4,7 +4,7 @@
  * after every step. The real engine runs on a restartable in-memory world, on a manual clock.
  */
 import { expect } from "@effect/vitest"
-import { Cause, Clock, Context, Duration, Effect, Exit, FastCheck as fc, Fiber, Logger, LogLevel, Option, Random } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, FastCheck as fc, Fiber, Logger, LogLevel, Option, Random, Scheduler } from "effect"
 import type { WarmPoolConfig } from "../../src/Config.js"
 import { totalContainers } from "../../src/internal/policy.js"
 import { config as makeConfig } from "./FakeContainers.js"
@@ -126,17 +126,43 @@ class Model {
 const now = Clock.currentTimeMillis
 
 /**
+ * The default scheduler, counting the tasks it holds: while any is queued, some fiber can still
+ * run, so no fiber can be said to wait on time yet.
+ */
+class CountingScheduler implements Scheduler.Scheduler {
+  queued = 0
+  shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>) {
+    return Scheduler.defaultScheduler.shouldYield(fiber)
+  }
+  scheduleTask(task: Scheduler.Task, priority: number) {
+    this.queued++
+    Scheduler.defaultScheduler.scheduleTask(() => {
+      this.queued--
+      task()
+    }, priority)
+  }
+}
+
+class SchedulerTag extends Context.Tag("test/CountingScheduler")<SchedulerTag, CountingScheduler>() {}
+
+/**
  * Runs a forked operation to its end. When it waits on time, the clock jumps to the next
  * pending sleep. A call that never ends fails the test: no call may hang.
+ *
+ * Waiting on time means no other fiber can run: nothing is queued on the scheduler for two turns
+ * running (a promise the engine awaits resolves between them). Jumping earlier would fire the
+ * engine's own timers (a tick's work budget, a call's bound) while it is merely busy.
  */
 const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
   Effect.gen(function*() {
     const manual = yield* ManualClockTag
+    const scheduler = yield* SchedulerTag
     for (let i = 0; i < 1_000; i++) {
-      for (let y = 0; y < 4; y++) {
+      for (let idle = 0; idle < 2;) {
         const exit = yield* Fiber.poll(fiber)
         if (Option.isSome(exit)) return exit.value
         yield* Effect.yieldNow()
+        idle = scheduler.queued === 0 ? idle + 1 : 0
       }
       const next = yield* manual.nextWake
       yield* next === undefined ? manual.advance(100) : manual.advanceTo(next)
@@ -210,6 +236,7 @@ const isPlain = (exit: Exit.Exit<unknown, unknown>) =>
 
 export const runScenario = (scenario: Scenario, counter: { steps: number }) => {
   const manual = makeManualClock()
+  const scheduler = new CountingScheduler()
   return Effect.gen(function*() {
     const { config } = scenario
     const world = makeWorld()
@@ -518,6 +545,8 @@ export const runScenario = (scenario: Scenario, counter: { steps: number }) => {
   }).pipe(
     Effect.scoped,
     Effect.provideService(ManualClockTag, manual),
+    Effect.provideService(SchedulerTag, scheduler),
+    Effect.withScheduler(scheduler),
     Effect.withClock(manual.clock),
     Effect.withRandom(Random.make(scenario.seed)),
     // Injected faults make the engine log warnings by design; the assertions speak for failures.

@@ -1,3 +1,4 @@
+import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { PoolRecord, PoolStore } from "../../src/internal/PoolStore.js"
 import { migrate } from "../../src/internal/SqlitePoolStore.js"
@@ -12,4 +13,25 @@ storeContract("SQLite on sql.js", async (body) => {
   } finally {
     storage.close()
   }
+})
+
+describe("migrate", () => {
+  it("adds the binding column to a wp_slots table created before it, keeping its rows", async () => {
+    const storage = makeSqlJsStorageSync()
+    try {
+      storage.sql.exec(`CREATE TABLE wp_slots (
+        container TEXT PRIMARY KEY, state TEXT NOT NULL, session_id TEXT,
+        expires_at INTEGER NOT NULL DEFAULT 0, cached_until INTEGER NOT NULL DEFAULT 0, check_due_at INTEGER
+      ) WITHOUT ROWID`)
+      storage.sql.exec(`INSERT INTO wp_slots (container, state) VALUES ('old', 'stopping')`)
+      migrate(storage)
+      migrate(storage) // idempotent
+      const store = Effect.runSync(PoolStore.make(storage))
+      await Effect.runPromise(store.reserve([{ container: "new", state: "warming", sessionId: null, binding: "B" }]))
+      expect(await Effect.runPromise(store.slot("old"))).not.toHaveProperty("binding")
+      expect(await Effect.runPromise(store.slot("new"))).toMatchObject({ binding: "B" })
+    } finally {
+      storage.close()
+    }
+  })
 })

@@ -4,11 +4,13 @@ import {
   adoptOrphan,
   cacheGrantMs,
   capacityLeft,
+  checkOutcome,
   CLIENT_CLOCK_SLACK_MS,
   emptyCounts,
   isAlive,
   isLeaseLive,
   leaseTerms,
+  limits,
   refillNeeded,
   releaseOutcome,
   retryDelay,
@@ -106,5 +108,15 @@ describe("policy", () => {
   it("retries a failed tick soon, never later than the next check", () => {
     expect(retryDelay({ healthCheckInterval: 30_000 })).toBe(5_000)
     expect(retryDelay({ healthCheckInterval: 1_000 })).toBe(1_000)
+  })
+})
+
+describe("checkOutcome", () => {
+  it("drops what reports it stopped at once, an unanswered warm one at once, an unanswered leased one on the second miss", () => {
+    expect(checkOutcome("acquired", "alive", 0)).toBe("keep")
+    expect(checkOutcome("acquired", "dead", 0)).toBe("drop")
+    expect(checkOutcome("warm", "unanswered", 1)).toBe("drop")
+    expect(checkOutcome("acquired", "unanswered", 1)).toBe("recheck")
+    expect(checkOutcome("acquired", "unanswered", limits.failedChecksToDrop)).toBe("drop")
   })
 })

@@ -5,6 +5,8 @@ declare module "cloudflare:test" {
   interface ProvidedEnv {
     WARM_POOL: DurableObjectNamespace<WarmPool>
     CONTAINER: DurableObjectNamespace<StandInContainer>
+    /** A second namespace of stand-ins, for a pool whose containerBinding changes. */
+    NOT_A_NAMESPACE_HOLDER: DurableObjectNamespace<StandInContainer>
     PLAIN_VALUE: string
   }
 }

@@ -1,0 +1,83 @@
+/**
+ * The pool's SQLite schema: the tables, their partial indexes and count triggers, and the columns
+ * added since the first layout, which `migrate` adds to tables created before them.
+ */
+import type { SqlStorageLike } from "./SqlitePoolStore.js"
+
+export const states = ["warming", "starting", "warm", "acquired", "stopping"] as const
+
+// Counts move with the rows; `(x = 'warm')` is 1 or 0, so each trigger writes the pool row once.
+const countDelta = (row: "NEW" | "OLD", sign: "+" | "-") =>
+  states.map((state) => `${state} = ${state} ${sign} (${row}.state = '${state}')`).join(", ")
+
+export const schema = [
+  `CREATE TABLE IF NOT EXISTS wp_pool (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    config TEXT,
+    shut_down INTEGER NOT NULL DEFAULT 0,
+    start_failures INTEGER NOT NULL DEFAULT 0,
+    ${states.map((state) => `${state} INTEGER NOT NULL DEFAULT 0`).join(",\n    ")}
+  )`,
+  `INSERT OR IGNORE INTO wp_pool (id) VALUES (1)`,
+  // A container's name is its Durable Object id, so a stop notice (which knows only the id) finds it.
+  // An acquired row carries its lease; its next check is never later than the lease's deadline.
+  `CREATE TABLE IF NOT EXISTS wp_slots (
+    container TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN (${states.map((s) => `'${s}'`).join(", ")})),
+    session_id TEXT,
+    expires_at INTEGER NOT NULL DEFAULT 0,
+    cached_until INTEGER NOT NULL DEFAULT 0,
+    check_due_at INTEGER,
+    binding TEXT,
+    failed_checks INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID`,
+  // Each index is partial, so a transition writes only the index entries it really changes.
+  `CREATE UNIQUE INDEX IF NOT EXISTS wp_leases ON wp_slots (session_id) WHERE state = 'acquired'`,
+  // Queries name `state <> 'acquired'` themselves: SQLite uses a partial index only for a term it sees verbatim.
+  `CREATE INDEX IF NOT EXISTS wp_slots_unleased ON wp_slots (state) WHERE state <> 'acquired'`,
+  // Health checks and lease expiry both walk this, in due order, a page at a time.
+  `CREATE INDEX IF NOT EXISTS wp_slots_due ON wp_slots (check_due_at) WHERE check_due_at IS NOT NULL`,
+  `CREATE TRIGGER IF NOT EXISTS wp_slots_inserted AFTER INSERT ON wp_slots BEGIN
+    UPDATE wp_pool SET ${countDelta("NEW", "+")} WHERE id = 1;
+  END`,
+  `CREATE TRIGGER IF NOT EXISTS wp_slots_deleted AFTER DELETE ON wp_slots BEGIN
+    UPDATE wp_pool SET ${countDelta("OLD", "-")} WHERE id = 1;
+  END`,
+  `CREATE TRIGGER IF NOT EXISTS wp_slots_moved AFTER UPDATE OF state ON wp_slots WHEN OLD.state <> NEW.state BEGIN
+    UPDATE wp_pool SET ${
+    states.map((s) => `${s} = ${s} + (NEW.state = '${s}') - (OLD.state = '${s}')`).join(", ")
+  } WHERE id = 1;
+  END`
+]
+
+/**
+ * Columns added to `wp_slots` after its first layout. Each is on the slot's own row, so writing it costs
+ * no extra row. `binding`: the container binding the slot's container was started in (NULL on rows from
+ * before it was recorded: the pool's current binding). `failed_checks`: health checks of a leased container
+ * that failed in a row without an answer.
+ */
+const addedColumns: ReadonlyArray<readonly [name: string, definition: string]> = [
+  ["binding", "TEXT"],
+  ["failed_checks", "INTEGER NOT NULL DEFAULT 0"]
+]
+
+const hasColumn = (storage: SqlStorageLike, column: string): boolean => {
+  try {
+    storage.sql.exec(`SELECT ${column} FROM wp_slots LIMIT 0`).toArray()
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Creates the tables if they do not exist yet, and adds the columns an older table lacks. */
+export const migrate = (storage: SqlStorageLike): void => {
+  storage.transactionSync(() => {
+    for (const statement of schema) storage.sql.exec(statement)
+  })
+  for (const [column, definition] of addedColumns) {
+    if (!hasColumn(storage, column)) {
+      storage.transactionSync(() => void storage.sql.exec(`ALTER TABLE wp_slots ADD COLUMN ${column} ${definition}`))
+    }
+  }
+}
