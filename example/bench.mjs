@@ -1,6 +1,7 @@
 // `npm run bench:e2e`: time to first byte through the example Worker, against real containers.
 // Starts `wrangler dev` (after scripts/dev-setup.sh), then measures from Node over loopback:
 //   - a new session served from the warm set,
+//   - the first request to a warm container assigned earlier, once nothing else is starting or stopping,
 //   - a new session that needs a cold start,
 //   - a request on an existing session,
 // and prints medians, p95s and the cold/warm ratio.
@@ -11,7 +12,7 @@ import { join } from "node:path"
 
 const port = Number(process.env.PORT ?? 8799)
 const base = `http://127.0.0.1:${port}`
-const samples = { warm: Number(process.env.WARM_SAMPLES ?? 30), cold: Number(process.env.COLD_SAMPLES ?? 10), sticky: Number(process.env.STICKY_SAMPLES ?? 100) }
+const samples = { warm: Number(process.env.WARM_SAMPLES ?? 30), settled: Number(process.env.SETTLED_SAMPLES ?? 30), cold: Number(process.env.COLD_SAMPLES ?? 10), sticky: Number(process.env.STICKY_SAMPLES ?? 100) }
 
 // A fresh state directory: measurements start from an empty pool, whatever earlier runs left.
 const state = mkdtempSync(join(tmpdir(), "warm-pool-bench-"))
@@ -73,15 +74,31 @@ try {
   await ttfb(`/session/bench-warmup/`)
   await post(`/session/bench-warmup/release`)
 
+  // Nothing starting or stopping: a full warm set, and the last release's container gone.
+  const settled = async () => {
+    const s = await stats()
+    return s.warm >= s.config.minContainers && s.warming === 0 && s.stopping === 0
+  }
+
   // Warm: wait for a full warm set, take one container, release it, repeat.
+  // Taking a container starts its refill at once, so the request runs while Docker starts another container.
   const warm = []
   for (let i = 0; i < samples.warm; i++) {
-    await until("a full warm set", async () => {
-      const s = await stats()
-      return s.warm >= s.config.minContainers && s.warming === 0
-    })
+    await until("a full warm set", settled)
     const id = newId("warm")
     record(warm, await ttfb(`/session/${id}/`))
+    await post(`/session/${id}/release`)
+  }
+
+  // Settled: assign a warm container without using it, wait until its refill is done, then send its first
+  // request (served from the sticky cache). The first request to a container the Worker never reached, alone.
+  const firstSettled = []
+  for (let i = 0; i < samples.settled; i++) {
+    await until("a full warm set", settled)
+    const id = newId("settled")
+    await post(`/session/${id}/assign`)
+    await until("the refill", settled)
+    record(firstSettled, await ttfb(`/session/${id}/`))
     await post(`/session/${id}/release`)
   }
 
@@ -114,6 +131,7 @@ try {
   console.log("| request | samples | median ms | p95 ms | in the pool (median ms) | in the container (median ms) |")
   console.log("| --- | --- | --- | --- | --- | --- |")
   console.log(row("new session, served warm", warm))
+  console.log(row("first request to a warm container, refill done", firstSettled))
   if (process.env.BENCH_VERBOSE) console.log({ warm, cold })
   console.log(row("new session, cold start", cold))
   console.log(row("existing session (sticky)", sticky))
@@ -122,6 +140,7 @@ try {
   console.log(`\ncold / warm median: ${ratio(median(cold), median(warm))}`)
   console.log(`sticky / direct: median ${ratio(median(sticky), median(direct))}, p95 ${ratio(quantile(sticky, 0.95), quantile(direct, 0.95))} (target <= 1.1x)`)
   console.log(`warm new session / direct: median ${ratio(median(warm), median(direct))}, p95 ${ratio(quantile(warm, 0.95), quantile(direct, 0.95))} (target <= 1.5x)`)
+  console.log(`first request, refill done / direct: median ${ratio(median(firstSettled), median(direct))}, p95 ${ratio(quantile(firstSettled, 0.95), quantile(direct, 0.95))}`)
 } finally {
   stop()
 }

@@ -3,6 +3,7 @@
  *
  *   GET  /session/:id/*          forward to the session's container (timing in x-pool-ms / x-container-ms)
  *   POST /session/:id/release    release the session's container
+ *   POST /session/:id/assign     assign the session a container without sending it a request (for bench:e2e)
  *   GET  /stats                  pool stats
  *   POST /warmup?count=N         start N more warm containers
  *   POST /shutdown               stop every container
@@ -110,6 +111,11 @@ export default {
         const rest = session[2] ?? "/"
         if (rest === "/release" && request.method === "POST") {
           return Response.json(await pool.releaseContainer(sessionId))
+        }
+        if (rest === "/assign" && request.method === "POST") {
+          const [container, poolMs] = await timed(() => pool.getContainer(sessionId))
+          containerIds.set(sessionId, container.id)
+          return withTimings(Response.json({ assigned: true }), poolMs, 0)
         }
         if (request.method !== "GET") return new Response("method not allowed", { status: 405 })
         const [container, poolMs] = await timed(() => pool.getContainer(sessionId))

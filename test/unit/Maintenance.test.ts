@@ -104,7 +104,7 @@ describe("Maintenance", () => {
         const due = yield* store.dueForCheck(1_000, 256)
         expect(due).toHaveLength(2)
 
-        expect(yield* maintenance.healthStep(due, 1_000, cfg)).toBe(1)
+        expect(yield* maintenance.healthStep(due, 1_000, cfg)).toEqual({ dead: 1, rechecks: 0 })
 
         expect(yield* store.slot(dead!), "retired and forgotten").toBeUndefined()
         expect(fake.calls.destroys).toBe(1)
@@ -125,7 +125,7 @@ describe("Maintenance", () => {
         const due = yield* store.dueForCheck(1_000, 256)
         expect(due.map((slot) => slot.state).sort()).toEqual(["acquired", "warm"])
 
-        expect(yield* maintenance.healthStep(due, 1_000, cfg)).toBe(0)
+        expect(yield* maintenance.healthStep(due, 1_000, cfg)).toEqual({ dead: 0, rechecks: 0 })
 
         expect(yield* store.slot(a)).toMatchObject({ state: "acquired", expiresAt: 1_500, checkDueAt: 1_500 })
         expect(yield* store.slot(warm!)).toMatchObject({ state: "warm", checkDueAt: 2_000 })
@@ -142,7 +142,7 @@ describe("Maintenance", () => {
         const due = yield* store.dueForCheck(1_000, 256)
         fake.behaviour.statusFails = true
 
-        expect(yield* maintenance.healthStep(due, 1_000, cfg)).toBe(1)
+        expect(yield* maintenance.healthStep(due, 1_000, cfg)).toEqual({ dead: 1, rechecks: 0 })
 
         expect(yield* store.slot(warm!)).toBeUndefined()
         expect(fake.calls.keepAlives).toBe(0)
