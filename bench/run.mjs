@@ -17,9 +17,17 @@ import os from "node:os"
 import { Miniflare } from "miniflare"
 
 const smoke = process.argv.includes("--smoke")
+const flag = (name) => {
+  const at = process.argv.indexOf(name)
+  return at === -1 ? undefined : process.argv[at + 1]
+}
 const plan = smoke
   ? { sizes: [10, 1_000], rounds: 3, batch: 10, cachedRepeat: 50 }
   : { sizes: [10, 1_000, 10_000, 100_000], rounds: 30, batch: 100, cachedRepeat: 100 }
+// Experiments: --sizes 10,100000 --rounds 10 run a subset and write nothing.
+const experiment = flag("--sizes") !== undefined || flag("--rounds") !== undefined
+if (flag("--sizes") !== undefined) plan.sizes = flag("--sizes").split(",").map(Number)
+if (flag("--rounds") !== undefined) plan.rounds = Number(flag("--rounds"))
 
 const root = new URL("../", import.meta.url)
 const out = new URL(".tmp/bench/", root)
@@ -179,7 +187,7 @@ if (problems.length > 0) {
 }
 console.log("Checks passed: pool RPCs per call and rows read per call do not change with N.")
 
-if (!smoke) {
+if (!smoke && !experiment) {
   const date = new Date().toISOString().slice(0, 10)
   const path = new URL("BENCHMARKS.md", root)
   const previous = readFileSync(path, "utf8")
