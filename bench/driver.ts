@@ -51,7 +51,7 @@ const configFor = (name: string, batch: number) => ({
   stickyCacheTtl: 2 * HOUR
 })
 
-const setup = async (env: Env, name: string, sessions: number, batch: number) => {
+const setup = async (env: Env, name: string, sessions: number, batch: number, stickyIds: number) => {
   const raw = env.WARM_POOL.get(env.WARM_POOL.idFromName(name))
   const rpc = countingNamespace(env.WARM_POOL)
   const config = configFor(name, batch)
@@ -64,8 +64,11 @@ const setup = async (env: Env, name: string, sessions: number, batch: number) =>
   await cached.warmup()
   await raw.settled()
   await raw.disarm()
-  const sticky = Array.from({ length: batch }, (_, i) => `seeded-${Math.floor(((i + 0.5) * sessions) / batch)}`)
-  for (const id of sticky) await cached.getContainer(id) // fills the cache
+  // `stickyIds` sessions, spread evenly over the N seeded, called in turn to make up a batch: the same
+  // working set at every N, so a row's ratio measures N and not how many distinct rows a batch touches.
+  const distinct = Array.from({ length: stickyIds }, (_, i) => `seeded-${Math.floor(((i + 0.5) * sessions) / stickyIds)}`)
+  const sticky = Array.from({ length: batch }, (_, i) => distinct[i % stickyIds]!)
+  for (const id of distinct) await cached.getContainer(id) // fills the cache
   benches.set(name, { rpc, cached, uncached, sticky })
   const stats = await uncached.stats()
   return { seededMs, stats: { sessions: stats.sessions, acquired: stats.acquired, warm: stats.warm, total: stats.total } }
@@ -137,7 +140,7 @@ export default {
     const body = (await request.json()) as Record<string, any>
     try {
       const url = new URL(request.url)
-      if (url.pathname === "/setup") return Response.json(await setup(env, body.name, body.sessions, body.batch))
+      if (url.pathname === "/setup") return Response.json(await setup(env, body.name, body.sessions, body.batch, body.stickyIds))
       if (url.pathname === "/round") return Response.json(await round(env, body.name, body.index, body.cachedRepeat))
       return new Response("not found", { status: 404 })
     } catch (error) {

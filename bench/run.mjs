@@ -25,9 +25,11 @@ const plan = smoke
   ? { sizes: [10, 1_000], rounds: 3, batch: 10, cachedRepeat: 50 }
   : { sizes: [10, 1_000, 10_000, 100_000], rounds: 30, batch: 100, cachedRepeat: 100 }
 // Experiments: --sizes 10,100000 --rounds 10 run a subset and write nothing.
-const experiment = flag("--sizes") !== undefined || flag("--rounds") !== undefined
+const experiment = ["--sizes", "--rounds", "--sticky-ids"].some((name) => flag(name) !== undefined)
 if (flag("--sizes") !== undefined) plan.sizes = flag("--sizes").split(",").map(Number)
 if (flag("--rounds") !== undefined) plan.rounds = Number(flag("--rounds"))
+// Sticky calls cycle over this many sessions at every N (the smallest N unless --sticky-ids says otherwise).
+plan.stickyIds = Number(flag("--sticky-ids") ?? Math.min(plan.batch, ...plan.sizes))
 
 const root = new URL("../", import.meta.url)
 const out = new URL(".tmp/bench/", root)
@@ -101,7 +103,7 @@ const rows = [] // { n, op, median, p95, poolRpcs, rowsRead, rowsWritten, contai
 try {
   for (const n of plan.sizes) {
     const name = `bench-${n}-${Date.now()}`
-    const { seededMs, stats } = await post("/setup", { name, sessions: n, batch: plan.batch })
+    const { seededMs, stats } = await post("/setup", { name, sessions: n, batch: plan.batch, stickyIds: Math.min(plan.stickyIds, n) })
     if (stats.sessions !== n) throw new Error(`seeded ${stats.sessions} sessions, expected ${n}`)
     process.stderr.write(`N=${n}: seeded in ${seededMs} ms; ${JSON.stringify(stats)}\n`)
     const byOp = new Map()
