@@ -23,6 +23,9 @@ export const holdUntilBodyDone = (response: Response, release: () => void): Resp
     return response
   }
   const reader = source.getReader()
+  // The reader's end is handled by `pull` and `cancel`; its own `closed` promise must not surface as unhandled.
+  reader.closed.catch(() => {})
+  let cancelled = false
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -35,16 +38,18 @@ export const holdUntilBodyDone = (response: Response, release: () => void): Resp
         }
       } catch (error) {
         releaseOnce()
-        controller.error(error)
+        // A read pending when the reader cancelled fails with the cancel's reason: the stream is over already.
+        if (!cancelled) controller.error(error)
       }
     },
     async cancel(reason) {
+      cancelled = true
       try {
         await reader.cancel(reason)
       } finally {
         releaseOnce()
       }
     }
-  })
+  }, { highWaterMark: 0 }) // No read-ahead: the body's end is when the reader took its last chunk.
   return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
 }
