@@ -164,6 +164,8 @@ export const methods = {
   releaseContainer: sessionCall("releaseContainer", ReleaseResult),
   /** The session's container for one scoped use, registering `holderId` on its lease (see `holdPolicy`). */
   hold: holderCall("hold", Held),
+  /** Extends a live holder by `acquireTimeout`; false when the session's lease no longer has it. */
+  renewHold: holderCall("renewHold", Schema.Boolean),
   /** Removes a holder; the last live one ends a lease no plain `getContainer` uses. */
   releaseHold: holderCall("releaseHold", HoldReleased),
   stats: method<readonly [config: WarmPoolConfig]>()({

@@ -11,6 +11,8 @@ import type { WarmPoolConfig, WarmPoolOptions } from "./Config.js"
 import { decodeConfig } from "./Config.js"
 import type { ContainerRequestFailed, InvalidConfig, WarmPoolError } from "./Errors.js"
 import { newHolderId } from "./HolderId.js"
+import { holdRenewalMs } from "./internal/holdPolicy.js"
+import { keepHolding } from "./internal/holdRenewal.js"
 import { makeSessionFetch } from "./internal/sessionFetch.js"
 import type { Grant, Method, PoolStats, ReleaseResult, ShutdownResult, WarmPoolRpc, WarmupResult } from "./Protocol.js"
 import { callPool, methods, validateWarmupCount } from "./Protocol.js"
@@ -161,7 +163,10 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
         return Effect.acquireRelease(
           call(methods.hold, (p) => p.hold(id, holder, config)),
           () => dropHold(id, holder)
-        ).pipe(Effect.map(({ container }) => stubOf(container)))
+        ).pipe(
+          Effect.tap(() => keepHolding(call(methods.renewHold, (p) => p.renewHold(id, holder, config)), holdRenewalMs(config))),
+          Effect.map(({ container }) => stubOf(container))
+        )
       })
     return {
       config,

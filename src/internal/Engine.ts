@@ -113,6 +113,7 @@ export const make = Effect.gen(function*() {
     renewLease: assignment.renewLease,
     hold: holds.hold,
     releaseHold: holds.releaseHold,
+    renewHold: holds.renewHold,
     release,
     stats,
     warmup,

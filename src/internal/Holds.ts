@@ -60,7 +60,15 @@ export const make = Effect.gen(function*() {
       return { outcome: left.outcome, holdersLeft: left.liveHoldersLeft } satisfies HoldReleased
     })
 
-  return { hold, releaseHold }
+  /** A live holder renews itself (see `holdPolicy.holdRenewalMs`); false when its lease no longer has it. */
+  const renewHold = (sessionId: string, holder: string) =>
+    Effect.gen(function*() {
+      const { config } = yield* settings.get
+      const deadline = holderDeadline(yield* now, config)
+      return yield* store.exclusive(store.extendHolder(sessionId, holder, deadline))
+    })
+
+  return { hold, releaseHold, renewHold }
 })
 
 export type HoldsService = Effect.Effect.Success<typeof make>

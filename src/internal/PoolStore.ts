@@ -43,6 +43,11 @@ export interface HolderStatements {
     holder: string,
     now: number
   ) => Effect.Effect<{ readonly lease: Lease; readonly liveHoldersLeft: number } | undefined, StorageError>
+  /**
+   * Extends `holder` on the session's current lease to at least `expiresAt` (and the lease with it); false
+   * when that lease has no such holder.
+   */
+  readonly extendHolder: (sessionId: string, holder: string, expiresAt: number) => Effect.Effect<boolean, StorageError>
   /** Holders of the container's lease whose deadline is after `now`. */
   readonly liveHolders: (container: string, now: number) => Effect.Effect<number, StorageError>
 }

@@ -11,6 +11,10 @@ const liveCount = (q: ReturnType<typeof sqlOf>, container: string, now: number):
   q.one<{ n: number }>(`SELECT count(*) AS n FROM wp_holders WHERE container = ? AND expires_at > ?`, container, now)
     ?.n ?? 0
 
+/** The lease lives at least as long as its holder; its next check stays no later than its deadline. */
+const raiseLease = (q: ReturnType<typeof sqlOf>, container: string, expiresAt: number) =>
+  q.run(`UPDATE wp_slots SET expires_at = ? WHERE container = ? AND expires_at < ?`, expiresAt, container, expiresAt)
+
 export const makeHolderStatements = (storage: SqlStorageLike): HolderStatements => {
   const q = sqlOf(storage)
   return {
@@ -24,8 +28,23 @@ export const makeHolderStatements = (storage: SqlStorageLike): HolderStatements 
           holder,
           expiresAt
         )
-        // The lease lives at least as long as its holder; its next check stays no later than its deadline.
-        q.run(`UPDATE wp_slots SET expires_at = ? WHERE container = ? AND expires_at < ?`, expiresAt, container, expiresAt)
+        raiseLease(q, container, expiresAt)
+        return true
+      }),
+    extendHolder: (sessionId, holder, expiresAt) =>
+      q.atomic("extend lease holder", () => {
+        const row = readLease(q, sessionId)
+        if (row === undefined) return false
+        const held = q.one(`SELECT holder FROM wp_holders WHERE container = ? AND holder = ?`, row.container, holder)
+        if (held === undefined) return false
+        q.run(
+          `UPDATE wp_holders SET expires_at = ? WHERE container = ? AND holder = ? AND expires_at < ?`,
+          expiresAt,
+          row.container,
+          holder,
+          expiresAt
+        )
+        raiseLease(q, row.container, expiresAt)
         return true
       }),
     removeHolder: (sessionId, holder, now) =>

@@ -22,6 +22,13 @@ export const holdLeave = (liveHoldersLeft: number, lease: Pick<Lease, "sliding">
   liveHoldersLeft > 0 || lease.sliding === true ? "kept" : "end"
 
 /**
+ * How often a live holder renews itself: twice per `acquireTimeout`, so one late or lost renewal does not
+ * lapse it. Only a holder whose isolate died, or that was dropped, lapses.
+ */
+export const holdRenewalMs = (config: Pick<WarmPoolConfig, "acquireTimeout">): number =>
+  Math.max(1, Math.floor(config.acquireTimeout / 2))
+
+/**
  * How often a hold retries its assignment when the lease it was given ended before the holder was
  * registered (released, expired or dropped in between).
  */

@@ -29,6 +29,8 @@ export const poolUnderTest = <S extends Services>(context: Context.Context<S>) =
     renew: (sessionId: string, config: WarmPoolConfig) => engine(config)((e, grantMs) => e.renewLease(sessionId, grantMs)),
     release: (sessionId: string, config: WarmPoolConfig) => engine(config)((e) => e.release(sessionId)),
     hold: (sessionId: string, holder: string, config: WarmPoolConfig) => engine(config)((e) => e.hold(sessionId, holder)),
+    renewHold: (sessionId: string, holder: string, config: WarmPoolConfig) =>
+      engine(config)((e) => e.renewHold(sessionId, holder)),
     releaseHold: (sessionId: string, holder: string, config: WarmPoolConfig) =>
       engine(config)((e) => e.releaseHold(sessionId, holder)),
     stats: (config: WarmPoolConfig) => engine(config)((e) => e.stats),

@@ -215,6 +215,21 @@ export const storeContract = (
         await expectCountsConsistent(store)
       }))
 
+    it("extends a holder of the session's current lease, and the lease with it", () =>
+      withStore(async ({ store }) => {
+        const [a] = await leased(store, ["s", "t"], 10)
+        await run(store.addHolder("s", a!, "h", 100))
+        expect(await run(store.extendHolder("s", "h", 300))).toBe(true)
+        expect((await run(store.lease("s")))?.expiresAt).toBe(300)
+        expect(await run(store.liveHolders(a!, 299))).toBe(1)
+        expect(await run(store.extendHolder("s", "h", 200)), "never shortened").toBe(true)
+        expect(await run(store.liveHolders(a!, 299))).toBe(1)
+        expect(await run(store.extendHolder("s", "other", 900))).toBe(false)
+        expect(await run(store.extendHolder("t", "h", 900)), "h holds s's lease, not t's").toBe(false)
+        expect(await run(store.extendHolder("nobody", "h", 900))).toBe(false)
+        expect((await run(store.lease("t")))?.expiresAt).toBe(10)
+      }))
+
     it("holders go with their lease, whatever ends it, and never carry over to the next lease", () =>
       withStore(async ({ store }) => {
         const [a, b, c, d] = await leased(store, ["s1", "s2", "s3", "s4"], 10)

@@ -56,6 +56,22 @@ describe("holds", () => {
       expect(yield* engine.releaseHold("alice", "lost", cfg)).toEqual({ outcome: "not-held", holdersLeft: 0 })
     }))
 
+  it.scoped("a live holder that renews itself does not lapse; a renewal of a holder the lease lost answers false", () =>
+    Effect.gen(function*() {
+      const { engine, fake } = yield* makeHarness
+      const cfg = config({ minContainers: 0, acquireTimeout: 10_000, healthCheckInterval: 1_000, stickyCacheSize: 0 })
+      const container = yield* engine.hold("alice", "streaming", cfg)
+      yield* TestClock.adjust(Duration.seconds(6))
+      expect(yield* engine.renewHold("alice", "streaming", cfg)).toBe(true)
+      yield* TestClock.adjust(Duration.seconds(6))
+      expect((yield* engine.tick).expired, "12 s after the hold, 6 s after its renewal").toBe(0)
+      expect(fake.status.get(container)).toBe("healthy")
+      expect(yield* engine.renewHold("alice", "someone-else", cfg)).toBe(false)
+      yield* TestClock.adjust(Duration.seconds(4))
+      expect((yield* engine.tick).expired).toBe(1)
+      expect(yield* engine.renewHold("alice", "streaming", cfg)).toBe(false)
+    }))
+
   it.scoped("a lapsed holder does not keep the lease when the last live holder leaves", () =>
     Effect.gen(function*() {
       const { engine, fake } = yield* makeHarness

@@ -42,6 +42,7 @@ const successes: Record<MethodName, ReadonlyArray<unknown>> = {
     { released: false, outcome: "unknown-session" }
   ],
   hold: [{ container: "c-1" }],
+  renewHold: [true, false],
   releaseHold: [
     { outcome: "kept", holdersLeft: 2 },
     { outcome: "warm", holdersLeft: 0 },
@@ -69,6 +70,7 @@ const misshapen: Record<MethodName, ReadonlyArray<unknown>> = {
   renewLease: [{}, undefined, { container: "", cacheForMs: 1 }, { container: "c-1", cacheForMs: -1 }],
   releaseContainer: [{}, { released: true, outcome: "lost" }, { released: "yes", outcome: "warm" }],
   hold: [{}, undefined, { container: "" }, { container: 42 }],
+  renewHold: ["true", 1, null],
   releaseHold: [{}, { outcome: "released", holdersLeft: 0 }, { outcome: "kept", holdersLeft: -1 }, { outcome: "kept" }],
   stats: [{}, { ...stats, warm: -1 }, { ...stats, total: 1.5 }, { ...stats, config: { minContainers: -1 } }],
   warmup: [{}, { started: -1, warm: 0 }, { started: 1 }],
@@ -224,7 +226,7 @@ describe("Protocol", () => {
         expect(yield* Effect.flip(methods.warmup.decode([3, undefined]))).toBeInstanceOf(InvalidConfig)
       }))
 
-    for (const name of ["hold", "releaseHold"] as const) {
+    for (const name of ["hold", "renewHold", "releaseHold"] as const) {
       it.effect(`${name} takes a session id and a holder id, and refuses a bad holder id with InvalidArgument`, () =>
         Effect.gen(function*() {
           expect(yield* methods[name].decode(["a", "h-1_X", cfg])).toEqual({ sessionId: "a", holderId: "h-1_X", config: cfg })

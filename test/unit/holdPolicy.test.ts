@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { holderDeadline, holdLeave } from "../../src/internal/holdPolicy.js"
+import { holderDeadline, holdLeave, holdRenewalMs } from "../../src/internal/holdPolicy.js"
 import { emptyCounts, leaseTerms, releaseOutcome } from "../../src/internal/policy.js"
 
 const lease = { sessionId: "s", container: "c", expiresAt: 2_000, cachedUntil: 0 }
@@ -16,6 +16,12 @@ describe("hold policy", () => {
   it("a holder lapses acquireTimeout after it was taken, like a lease", () => {
     expect(holderDeadline(1_000, { acquireTimeout: 500 })).toBe(1_500)
     expect(holderDeadline(1_000, { acquireTimeout: 500 })).toBe(leaseTerms(1_000, 0, { acquireTimeout: 500 }).expiresAt)
+  })
+
+  it("a live holder renews itself twice per lapse", () => {
+    expect(holdRenewalMs({ acquireTimeout: 300_000 })).toBe(150_000)
+    expect(holdRenewalMs({ acquireTimeout: 1 })).toBe(1)
+    expect(holdRenewalMs({ acquireTimeout: 5 }) * 2).toBeLessThanOrEqual(5)
   })
 
   it("a release while holders remain stops the container, even for a short warm set", () => {

@@ -7,6 +7,7 @@ import { env, runInDurableObject } from "cloudflare:test"
 import { createWarmPool, PoolExhausted, StickyCache, WarmPoolClient, type WarmPoolOptions } from "cf-container-warm-pool"
 import { Effect, Exit, Scope } from "effect"
 import { afterEach, describe, expect, it, vi } from "vitest"
+import { countingNamespace } from "../support/countingNamespace.js"
 import { stateOf } from "./helpers.js"
 import { standIn } from "./StandInContainer.js"
 
@@ -116,6 +117,28 @@ describe("overlapping scoped acquires", () => {
       expect((yield* pool.stats).sessions).toBe(1)
       expect((yield* pool.getContainer("alice")).id.toString()).toBe(plain.id.toString())
       expect(stateOf(plain)?.status).toBe("healthy")
+    }))
+  })
+})
+
+describe("a live holder", () => {
+  it("renews itself through the pool while its scope is open, and leaves when it closes", async () => {
+    const rpc = countingNamespace(env.WARM_POOL)
+    const options = { name: poolName(), minContainers: 0, stickyCacheSize: 0, acquireTimeout: 400 }
+    const pool = Effect.runSync(WarmPoolClient.make(rpc.namespace, env.CONTAINER, options, StickyCache.make()))
+    const deadline = () =>
+      runInDurableObject(poolStub(options.name), (_i, state) =>
+        state.storage.sql.exec<{ expires_at: number }>(`SELECT expires_at FROM wp_holders`).one().expires_at)
+    await Effect.runPromise(Effect.gen(function*() {
+      const request = yield* openRequest(pool, "alice")
+      const first = yield* Effect.promise(deadline)
+      // Every acquireTimeout / 2 (200 ms here): waited for, not slept on.
+      yield* Effect.promise(() => vi.waitFor(() => expect(rpc.count("renewHold")).toBeGreaterThanOrEqual(2), { timeout: 5_000 }))
+      expect(yield* Effect.promise(deadline)).toBeGreaterThan(first)
+      expect((yield* pool.stats).sessions).toBe(1)
+      yield* request.end
+      expect(rpc.count("releaseHold")).toBe(1)
+      expect(yield* Effect.promise(() => holderRows(options.name))).toEqual([])
     }))
   })
 })

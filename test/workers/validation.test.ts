@@ -152,6 +152,7 @@ describe("raw RPC: every method, every bad argument", () => {
       ]),
       ...badIds.flatMap((holder) => [
         ["hold", ["holder", holder, config], "InvalidArgument"] as const,
+        ["renewHold", ["holder", holder, config], "InvalidArgument"] as const,
         ["releaseHold", ["holder", holder, config], "InvalidArgument"] as const
       ]),
       ...badConfigs.flatMap(([options]) => [
