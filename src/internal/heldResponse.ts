@@ -7,7 +7,7 @@
 /**
  * `response`, with `release` called exactly once when its body ends, is cancelled or fails; at once
  * when it has no body. A WebSocket upgrade (`webSocket` set) is returned as is and its hold is kept:
- * the socket's end cannot be seen here, so the holder lapses by `acquireTimeout`.
+ * the socket's end cannot be seen here, so the holder lapses `acquireTimeout` after its last renewal.
  */
 export const holdUntilBodyDone = (response: Response, release: () => void): Response => {
   let released = false
