@@ -80,6 +80,19 @@ export class PoolUnavailable extends Schema.TaggedError<PoolUnavailable>()("Pool
   }
 }
 
+/**
+ * A request the `fetch(sessionId, request)` helper sent to the session's container failed before it
+ * answered (the container's stub threw). The session's hold was dropped. Not a pool answer, so it is
+ * not part of `WarmPoolError`.
+ */
+export class ContainerRequestFailed extends Schema.TaggedError<ContainerRequestFailed>()("ContainerRequestFailed", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `The request to the session's container failed: ${this.reason}`
+  }
+}
+
 /** Every typed failure the pool can report. */
 export const WarmPoolError = Schema.Union(
   InvalidConfig,

@@ -9,6 +9,7 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { MAX_CONTAINERS, WarmPoolConfig } from "./Config.js"
 import { InvalidArgument, InvalidConfig, PoolUnavailable, WarmPoolError } from "./Errors.js"
+import { validateHolderId } from "./HolderId.js"
 import { validateSessionId } from "./SessionId.js"
 
 const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
@@ -62,6 +63,25 @@ export const ShutdownResult = Schema.Struct({
   stopped: Count
 })
 export type ShutdownResult = typeof ShutdownResult.Type
+
+/** What `hold` answers: the container whose lease now counts the caller's holder. */
+export const Held = Schema.Struct({
+  container: Schema.String.pipe(Schema.minLength(1))
+})
+export type Held = typeof Held.Type
+
+/** What `releaseHold` reports. */
+export const HoldReleased = Schema.Struct({
+  /**
+   * `kept`: other live holders remain, or plain `getContainer` uses the lease; `warm` or `stopped`: this was
+   * the last holder and the lease ended, its container going there; `not-held`: the session's lease had no
+   * such holder (it ended meanwhile, by release, expiry or a dead container, or the holder lapsed with it).
+   */
+  outcome: Schema.Literal("kept", "warm", "stopped", "not-held"),
+  /** Live holders the lease still has. */
+  holdersLeft: Count
+})
+export type HoldReleased = typeof HoldReleased.Type
 
 /** The wire form of a result. */
 export type Envelope =
@@ -124,6 +144,17 @@ const sessionCall = <A, I>(name: string, success: Schema.Schema<A, I>) =>
     success
   })
 
+const holderCall = <A, I>(name: string, success: Schema.Schema<A, I>) =>
+  method<readonly [sessionId: string, holderId: string, config: WarmPoolConfig]>()({
+    name,
+    decode: ([sessionId, holderId, config]) =>
+      Effect.map(
+        Effect.all([validateSessionId(sessionId), validateHolderId(name, holderId), requireConfig(config)]),
+        ([id, holder, raw]) => ({ sessionId: id, holderId: holder, config: raw })
+      ),
+    success
+  })
+
 /** Every method of the pool's RPC surface. */
 export const methods = {
   /** The container leased to the session, assigning one if needed, and the caller's cache grant. */
@@ -131,6 +162,12 @@ export const methods = {
   /** Slides a live lease like `getContainer`, but never assigns: null when there is no live lease. */
   renewLease: sessionCall("renewLease", Schema.NullOr(Grant)),
   releaseContainer: sessionCall("releaseContainer", ReleaseResult),
+  /** The session's container for one scoped use, registering `holderId` on its lease (see `holdPolicy`). */
+  hold: holderCall("hold", Held),
+  /** Extends a live holder by `acquireTimeout`; false when the session's lease no longer has it. */
+  renewHold: holderCall("renewHold", Schema.Boolean),
+  /** Removes a holder; the last live one ends a lease no plain `getContainer` uses. */
+  releaseHold: holderCall("releaseHold", HoldReleased),
   stats: method<readonly [config: WarmPoolConfig]>()({
     name: "stats",
     decode: ([config]) => Effect.map(requireConfig(config), (raw) => ({ config: raw })),

@@ -65,6 +65,21 @@ export class WarmPool extends DurableObject implements WarmPoolRpc {
       forCaller(config, (engine) => engine.release(sessionId)))
   }
 
+  hold(...args: Parameters<WarmPoolRpc["hold"]>): Promise<Envelope> {
+    return this.#serve(methods.hold, args, ({ config, holderId, sessionId }) =>
+      forCaller(config, (engine) => Effect.map(engine.hold(sessionId, holderId), (container) => ({ container }))))
+  }
+
+  renewHold(...args: Parameters<WarmPoolRpc["renewHold"]>): Promise<Envelope> {
+    return this.#serve(methods.renewHold, args, ({ config, holderId, sessionId }) =>
+      forCaller(config, (engine) => engine.renewHold(sessionId, holderId)))
+  }
+
+  releaseHold(...args: Parameters<WarmPoolRpc["releaseHold"]>): Promise<Envelope> {
+    return this.#serve(methods.releaseHold, args, ({ config, holderId, sessionId }) =>
+      forCaller(config, (engine) => engine.releaseHold(sessionId, holderId)))
+  }
+
   stats(...args: Parameters<WarmPoolRpc["stats"]>): Promise<Envelope> {
     return this.#serve(methods.stats, args, ({ config }) => forCaller(config, (engine) => engine.stats))
   }

@@ -9,7 +9,11 @@ import type { Scope } from "effect"
 import { Clock, Context, Effect, Fiber, Layer } from "effect"
 import type { WarmPoolConfig, WarmPoolOptions } from "./Config.js"
 import { decodeConfig } from "./Config.js"
-import type { InvalidConfig, WarmPoolError } from "./Errors.js"
+import type { ContainerRequestFailed, InvalidConfig, WarmPoolError } from "./Errors.js"
+import { newHolderId } from "./HolderId.js"
+import { holdRenewalMs } from "./internal/holdPolicy.js"
+import { keepHolding } from "./internal/holdRenewal.js"
+import { makeSessionFetch } from "./internal/sessionFetch.js"
 import type { Grant, Method, PoolStats, ReleaseResult, ShutdownResult, WarmPoolRpc, WarmupResult } from "./Protocol.js"
 import { callPool, methods, validateWarmupCount } from "./Protocol.js"
 import { validateSessionId } from "./SessionId.js"
@@ -29,8 +33,16 @@ export interface WarmPoolClientService<C extends Rpc.DurableObjectBranded | unde
   readonly getContainer: (sessionId: string) => Effect.Effect<ContainerStub<C>, WarmPoolError>
   /** Drops this isolate's cached entry for `sessionId`, so its next call asks the pool (e.g. after a failed call). */
   readonly invalidate: (sessionId: string) => Effect.Effect<void>
-  /** Like `getContainer`, releasing the lease when the scope closes. */
+  /**
+   * The session's container for the scope: a holder is registered on its lease in the pool, and removed when
+   * the scope closes. The lease ends when its last holder leaves, unless plain `getContainer` uses it too.
+   */
   readonly acquire: (sessionId: string) => Effect.Effect<ContainerStub<C>, WarmPoolError, Scope.Scope>
+  /**
+   * Sends `request` to the session's container, holding the session's lease (as `acquire` does) until the
+   * response body has been fully sent, cancelled or has failed; at once for a response without a body.
+   */
+  readonly fetch: (sessionId: string, request: Request) => Effect.Effect<Response, WarmPoolError | ContainerRequestFailed>
   readonly release: (sessionId: string) => Effect.Effect<ReleaseResult, WarmPoolError>
   readonly stats: Effect.Effect<PoolStats, WarmPoolError>
   /** Starts up to `count` more warm containers (default: up to `minContainers`); resolves once they are warm. */
@@ -138,11 +150,33 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
             Effect.ensuring(invalidate(id))
           )
       )
+    /** The last holder out ended the lease: this isolate's entry, if any, names a container gone by now. */
+    const dropHold = (id: string, holder: string) =>
+      call(methods.releaseHold, (p) => p.releaseHold(id, holder, config)).pipe(
+        Effect.flatMap(({ outcome }) => outcome === "warm" || outcome === "stopped" ? invalidate(id) : Effect.void),
+        Effect.ignore
+      )
+    // Holds bypass the sticky cache: the pool must count each one, and a hold's stub is never cached.
+    const acquire = (sessionId: string) =>
+      Effect.flatMap(validateSessionId(sessionId), (id) => {
+        const holder = newHolderId()
+        return Effect.acquireRelease(
+          call(methods.hold, (p) => p.hold(id, holder, config)),
+          () => dropHold(id, holder)
+        ).pipe(
+          Effect.tap(() => keepHolding(call(methods.renewHold, (p) => p.renewHold(id, holder, config)), holdRenewalMs(config))),
+          Effect.map(({ container }) => stubOf(container))
+        )
+      })
     return {
       config,
       getContainer,
       invalidate,
-      acquire: (sessionId) => Effect.acquireRelease(getContainer(sessionId), () => Effect.ignore(release(sessionId))),
+      acquire,
+      fetch: makeSessionFetch({
+        holdStub: acquire,
+        inBackground: (effect) => keepRequestAlive(Effect.runPromise(effect))
+      }),
       release,
       stats: call(methods.stats, (p) => p.stats(config)),
       warmup: (count) => Effect.flatMap(validateWarmupCount(count), (n) => call(methods.warmup, (p) => p.warmup(n, config))),

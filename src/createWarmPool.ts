@@ -11,6 +11,12 @@ import { make } from "./WarmPoolClient.js"
 
 export interface WarmPoolHandle<C extends Rpc.DurableObjectBranded | undefined = undefined> {
   getContainer(sessionId: string): Promise<ContainerStub<C>>
+  /**
+   * Sends `request` to the session's container, holding the session's lease until the response body has
+   * been fully sent or cancelled. Rejects with a `WarmPoolError`, or `ContainerRequestFailed` when the
+   * container's stub threw.
+   */
+  fetch(sessionId: string, request: Request): Promise<Response>
   /** Drops this isolate's cached entry for `sessionId`, so its next call asks the pool. */
   invalidate(sessionId: string): void
   releaseContainer(sessionId: string): Promise<ReleaseResult>
@@ -32,6 +38,7 @@ export const createWarmPool = <C extends Rpc.DurableObjectBranded | undefined = 
   const client: WarmPoolClientService<C> = runSyncOrThrow(make<C>(poolNamespace, containerNamespace, options, stickyCache))
   return {
     getContainer: (sessionId) => runAsPromise(client.getContainer(sessionId)),
+    fetch: (sessionId, request) => runAsPromise(client.fetch(sessionId, request)),
     invalidate: (sessionId) => runSyncOrThrow(client.invalidate(sessionId)),
     releaseContainer: (sessionId) => runAsPromise(client.release(sessionId)),
     stats: () => runAsPromise(client.stats),

@@ -32,6 +32,7 @@ export {
 // Errors.
 /** Every typed failure, as `Schema.TaggedError`s, and their union. */
 export {
+  ContainerRequestFailed,
   ContainerStartFailed,
   InvalidArgument,
   InvalidConfig,
@@ -46,10 +47,16 @@ export {
 /** Session id validation, as the pool applies it. */
 export { MAX_SESSION_ID_LENGTH, sessionIdProblem, validateSessionId } from "./SessionId.js"
 
+// Holder ids.
+/** Holder id validation: each scoped `acquire` or `fetch` registers one holder on its session's lease. */
+export { holderIdProblem, MAX_HOLDER_ID_LENGTH } from "./HolderId.js"
+
 // Results and the RPC protocol.
 /** The Schemas and types of what the pool answers, and its RPC surface. */
 export {
   Grant,
+  Held,
+  HoldReleased,
   PoolStats,
   ReleaseResult,
   ShutdownResult,

@@ -7,7 +7,7 @@
  *   GET  /stats                  pool stats
  *   POST /warmup?count=N         start N more warm containers
  *   POST /shutdown               stop every container
- *   GET  /effect/session/:id/*   the Effect way: borrow a container for one request with a scoped acquire
+ *   GET  /effect/session/:id/*   the Effect way: `pool.fetch` holds the session's container until the response body is sent
  *   GET  /direct/session/:id/*   the same container as /session/:id/, reached without the pool (for bench:e2e)
  */
 import { Container } from "@cloudflare/containers"
@@ -59,12 +59,16 @@ const errorResponse = (error: unknown): Response => {
   return Response.json({ error: tag, message }, { status: statusOf[tag] ?? 500 })
 }
 
-/** Forwards the request to `container`, rewriting the path to what follows `/session/:id`. */
-const forward = async (container: { fetch: (request: Request) => Promise<Response> }, request: Request, path: string) => {
+/** The request as the container should see it: its path is what follows `/session/:id`. */
+const rewritten = (request: Request, path: string): Request => {
   const url = new URL(request.url)
   url.pathname = path || "/"
-  return container.fetch(new Request(url, request))
+  return new Request(url, request)
 }
+
+/** Forwards the request to `container`, rewriting the path. */
+const forward = async (container: { fetch: (request: Request) => Promise<Response> }, request: Request, path: string) =>
+  container.fetch(rewritten(request, path))
 
 const timed = async <A>(body: () => Promise<A>): Promise<[A, number]> => {
   const start = performance.now()
@@ -88,17 +92,13 @@ const directRoute = /^\/direct\/session\/([^/]+)(\/.*)?$/
 const containerIds = new Map<string, DurableObjectId>()
 const effectSessionRoute = /^\/effect\/session\/([^/]+)(\/.*)?$/
 
-/** The Effect way: the client comes from a Layer, and the lease lives exactly as long as the scope. */
+/**
+ * The Effect way: the client comes from a Layer, and `fetch` holds the session's container for this one
+ * request, until its response body has been sent (or cancelled). Overlapping requests for one session
+ * share the lease; the last one out releases it.
+ */
 const borrowForOneRequest = (sessionId: string, request: Request, path: string) =>
-  Effect.gen(function*() {
-    const pool = yield* WarmPoolClient
-    return yield* Effect.scoped(
-      Effect.gen(function*() {
-        const container = yield* pool.acquire(sessionId)
-        return yield* Effect.promise(() => forward(container, request, path))
-      })
-    )
-  })
+  Effect.flatMap(WarmPoolClient, (pool) => pool.fetch(sessionId, rewritten(request, path)))
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {

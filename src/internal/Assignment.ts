@@ -67,14 +67,17 @@ export const make = Effect.gen(function*() {
   })
 
   /** Slides a live lease and answers its container; undefined when there is none or it expired. */
-  const renewIfLive = (lease: Lease | undefined, at: number, grantMs: number) =>
+  const renewIfLive = (lease: Lease | undefined, at: number, grantMs: number, sliding = true) =>
     Effect.flatMap(settings.get, ({ config }) =>
       lease === undefined || !isLeaseLive(lease, at)
         ? Effect.succeed(undefined)
-        : Effect.as(store.renewLease(lease.sessionId, lease.container, leaseTerms(at, grantMs, config)), lease.container))
+        : Effect.as(
+          store.renewLease(lease.sessionId, lease.container, leaseTerms(at, grantMs, config, sliding)),
+          lease.container
+        ))
 
   /** A cold start for one session, when no warm container is free. */
-  const coldStart = (sessionId: string, grantMs: number) =>
+  const coldStart = (sessionId: string, grantMs: number, sliding: boolean) =>
     Effect.gen(function*() {
       const { config } = yield* settings.get
       const [container] = yield* store.exclusive(
@@ -86,31 +89,34 @@ export const make = Effect.gen(function*() {
       if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
       yield* lifecycle.launch(
         container,
-        Effect.flatMap(now, (t) => store.bind(container, leaseTerms(t, grantMs, config), t + config.healthCheckInterval))
+        Effect.flatMap(now, (t) => store.bind(container, leaseTerms(t, grantMs, config, sliding), t + config.healthCheckInterval))
       )
       return container
     })
 
-  const assign = (sessionId: string, grantMs: number) =>
+  const assign = (sessionId: string, grantMs: number, sliding: boolean) =>
     Effect.gen(function*() {
       const { config } = yield* settings.get
       const at = yield* now
-      const existing = yield* renewIfLive(yield* store.lease(sessionId), at, grantMs)
+      const existing = yield* renewIfLive(yield* store.lease(sessionId), at, grantMs, sliding)
       if (existing !== undefined) return existing
       // Only a container of the current binding: the caller's stubs come from that namespace.
-      const container = (yield* store.assignWarm(sessionId, leaseTerms(at, grantMs, config), config.containerBinding)) ??
-        (yield* coldStart(sessionId, grantMs))
+      const terms = leaseTerms(at, grantMs, config, sliding)
+      const container = (yield* store.assignWarm(sessionId, terms, config.containerBinding)) ??
+        (yield* coldStart(sessionId, grantMs, sliding))
       yield* warmSet.refillInBackground
       return container
     })
 
+  /** `sliding` is false for a scoped hold's use, which does not mark the lease as in plain use (see `holdPolicy`). */
   const getContainer = (
     sessionId: string,
-    grantMs: number
+    grantMs: number,
+    sliding = true
   ): Effect.Effect<string, AssignmentError> =>
     Effect.gen(function*() {
       const lease = yield* store.lease(sessionId)
-      const live = yield* renewIfLive(lease, yield* now, grantMs)
+      const live = yield* renewIfLive(lease, yield* now, grantMs, sliding)
       if (live !== undefined) return live
       if (lease !== undefined) {
         // Expired: its holder may still use it, so it is recycled, never handed on.
@@ -119,14 +125,14 @@ export const make = Effect.gen(function*() {
       }
       // The alarm is armed before anything starts, so a start cut short by a reset is repaired.
       yield* activate
-      const { joined, value: container } = yield* flights.run(sessionId, assign(sessionId, grantMs))
+      const { joined, value: container } = yield* flights.run(sessionId, assign(sessionId, grantMs, sliding))
       // A call that joined another's assignment got it on that call's terms: record its own cache
-      // grant too, and if the lease ended meanwhile, start over rather than hand out a container
-      // a cache could then keep after it went to another id.
-      if (joined && grantMs > 0) {
+      // grant (and plain use) too, and if the lease ended meanwhile, start over rather than hand out a
+      // container a cache could then keep after it went to another id.
+      if (joined && (grantMs > 0 || sliding)) {
         const { config } = yield* settings.get
-        if (!(yield* store.renewLease(sessionId, container, leaseTerms(yield* now, grantMs, config)))) {
-          return yield* getContainer(sessionId, grantMs)
+        if (!(yield* store.renewLease(sessionId, container, leaseTerms(yield* now, grantMs, config, sliding)))) {
+          return yield* getContainer(sessionId, grantMs, sliding)
         }
       }
       return container

@@ -10,6 +10,7 @@ import { ContainerStartFailed } from "../Errors.js"
 import type { ReleaseResult } from "../Protocol.js"
 import { Assignment } from "./Assignment.js"
 import type { StorageError } from "./errors.js"
+import { Holds } from "./Holds.js"
 import { Lifecycle } from "./Lifecycle.js"
 import { cacheGrantMs, isCurrentBinding, releaseOutcome, retryDelay, toStats, totalContainers, warmupCount } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
@@ -27,6 +28,7 @@ export const make = Effect.gen(function*() {
   const warmSet = yield* WarmSet
   const alarm = yield* PoolAlarm
   const assignment = yield* Assignment
+  const holds = yield* Holds
   const now = Clock.currentTimeMillis
 
   const release = (sessionId: string) =>
@@ -36,7 +38,11 @@ export const make = Effect.gen(function*() {
         const lease = yield* store.lease(sessionId)
         if (lease === undefined) return undefined
         const at = yield* now
-        const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, config) : "stopped"
+        // Holders still using the container keep it from the warm set: it is stopped under them, never handed on.
+        const holders = yield* store.liveHolders(lease.container, at)
+        const outcome = isCurrentBinding(lease, config)
+          ? releaseOutcome(yield* store.counts, lease, at, config, holders)
+          : "stopped"
         if (outcome === "warm") yield* store.returnToWarm(lease.container, at + config.healthCheckInterval)
         else yield* store.markStopping(lease.container)
         return { container: lease.container, outcome }
@@ -105,6 +111,9 @@ export const make = Effect.gen(function*() {
   return {
     getContainer: assignment.getContainer,
     renewLease: assignment.renewLease,
+    hold: holds.hold,
+    releaseHold: holds.releaseHold,
+    renewHold: holds.renewHold,
     release,
     stats,
     warmup,

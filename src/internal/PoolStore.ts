@@ -8,6 +8,7 @@ import { Context, Effect, Layer } from "effect"
 import { reasonOf, StorageError } from "./errors.js"
 import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js"
 import type { SqlStorageLike } from "./SqlitePoolStore.js"
+import { makeHolderStatements } from "./SqliteHolders.js"
 import { makeRecord, makeStore, migrate } from "./SqlitePoolStore.js"
 
 /** A slot about to be reserved for a container that is not started yet. */
@@ -21,7 +22,37 @@ export interface NewSlot {
   readonly binding?: string
 }
 
-export interface PoolStoreService {
+/** The holders of leases: scoped uses, counted in the pool whichever isolate took them (see `holdPolicy`). */
+export interface HolderStatements {
+  /**
+   * Registers `holder` on the session's lease if that lease still holds `container` (false otherwise), until
+   * `expiresAt`; the lease's deadline is raised to at least that. Registering a holder again extends it.
+   */
+  readonly addHolder: (
+    sessionId: string,
+    container: string,
+    holder: string,
+    expiresAt: number
+  ) => Effect.Effect<boolean, StorageError>
+  /**
+   * Removes `holder` from the session's current lease: the lease as it stands and how many live holders
+   * (deadline after `now`) remain; undefined when that lease has no such holder (it ended, or never had it).
+   */
+  readonly removeHolder: (
+    sessionId: string,
+    holder: string,
+    now: number
+  ) => Effect.Effect<{ readonly lease: Lease; readonly liveHoldersLeft: number } | undefined, StorageError>
+  /**
+   * Extends `holder` on the session's current lease to at least `expiresAt` (and the lease with it); false
+   * when that lease has no such holder.
+   */
+  readonly extendHolder: (sessionId: string, holder: string, expiresAt: number) => Effect.Effect<boolean, StorageError>
+  /** Holders of the container's lease whose deadline is after `now`. */
+  readonly liveHolders: (container: string, now: number) => Effect.Effect<number, StorageError>
+}
+
+export interface PoolStoreService extends HolderStatements {
   /** Runs a read-decide-write sequence with no other such sequence interleaving. */
   readonly exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly counts: Effect.Effect<SlotCounts, StorageError>
@@ -80,7 +111,11 @@ export interface PoolStoreService {
 export class PoolStore extends Context.Tag("cf-container-warm-pool/PoolStore")<PoolStore, PoolStoreService>() {
   /** The store on SQLite storage whose tables exist (see `layer`). */
   static readonly make = (storage: SqlStorageLike): Effect.Effect<PoolStoreService> =>
-    Effect.map(Effect.makeSemaphore(1), (lock) => ({ ...makeStore(storage), exclusive: lock.withPermits(1) }))
+    Effect.map(Effect.makeSemaphore(1), (lock) => ({
+      ...makeStore(storage),
+      ...makeHolderStatements(storage),
+      exclusive: lock.withPermits(1)
+    }))
 
   /** The store and the pool's record on SQLite storage, creating their tables first. */
   static readonly layer = (storage: SqlStorageLike): Layer.Layer<PoolStore | PoolRecord, StorageError> =>

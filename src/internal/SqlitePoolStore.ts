@@ -7,7 +7,7 @@ import { Effect, Option, Ref } from "effect"
 import { reasonOf, StorageError } from "./errors.js"
 import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js"
 import { CLIENT_CLOCK_SLACK_MS } from "./policy.js"
-import type { NewSlot, PoolRecordService, PoolStoreService } from "./PoolStore.js"
+import type { HolderStatements, NewSlot, PoolRecordService, PoolStoreService } from "./PoolStore.js"
 import { states } from "./SqliteSchema.js"
 
 export { migrate, schema } from "./SqliteSchema.js"
@@ -26,7 +26,7 @@ export interface SqlStorageLike {
 }
 
 const SLOT = `container, state, session_id, expires_at, check_due_at, binding`
-const LEASE = `session_id, container, expires_at, cached_until, binding`
+const LEASE = `session_id, container, expires_at, cached_until, binding, sliding`
 
 interface SlotRow extends Record<string, SqlValue> {
   container: string
@@ -37,12 +37,13 @@ interface SlotRow extends Record<string, SqlValue> {
   binding: string | null
 }
 
-interface LeaseRow extends Record<string, SqlValue> {
+export interface LeaseRow extends Record<string, SqlValue> {
   session_id: string
   container: string
   expires_at: number
   cached_until: number
   binding: string | null
+  sliding: number
 }
 
 /** A row written before bindings were recorded has none: it belongs to the pool's current binding. */
@@ -58,16 +59,20 @@ const toSlot = (row: SlotRow): Slot => ({
   ...bindingOf(row)
 })
 
-const toLease = (row: LeaseRow): Lease => ({
+export const toLease = (row: LeaseRow): Lease => ({
   sessionId: row.session_id,
   container: row.container,
   expiresAt: row.expires_at,
   cachedUntil: row.cached_until,
-  ...bindingOf(row)
+  ...bindingOf(row),
+  sliding: row.sliding === 1
 })
 
+/** 1 when the use marks the lease sliding (plain use, the default), 0 for a scoped hold's. */
+const slidingOf = (terms: LeaseTerms): number => terms.sliding === false ? 0 : 1
+
 /** Runs statements atomically; a failing statement is a typed `StorageError`, never a defect. */
-const sqlOf = (storage: SqlStorageLike) => {
+export const sqlOf = (storage: SqlStorageLike) => {
   const sql = storage.sql
   const all = <T extends Record<string, SqlValue>>(query: string, ...bindings: Array<SqlValue>) =>
     sql.exec<T>(query, ...bindings).toArray()
@@ -119,9 +124,9 @@ export const makeRecord = (storage: SqlStorageLike): PoolRecordService => {
   }
 }
 
-type Sql = ReturnType<typeof sqlOf>
+export type Sql = ReturnType<typeof sqlOf>
 
-const readLease = ({ one }: Sql, sessionId: string) =>
+export const readLease = ({ one }: Sql, sessionId: string): LeaseRow | undefined =>
   one<LeaseRow>(`SELECT ${LEASE} FROM wp_slots WHERE session_id = ? AND state = 'acquired'`, sessionId)
 
 /** A lease's deadline may fall before the slot's next check: the check moves up to it (no write otherwise). */
@@ -141,12 +146,17 @@ const leaseStatements = (q: Sql) => ({
   renewLease: (sessionId: string, container: string, terms: LeaseTerms) =>
     q.atomic("renew lease", () => {
       // Callers may slide a lease by different acquireTimeouts: the deadline never drops below the end
-      // of a cache grant already made (`cached_until` is that end plus the clock slack, read before this update).
+      // of a cache grant already made (`cached_until` is that end plus the clock slack, read before this
+      // update), nor below a holder's deadline.
       const renewed = q.run(
-        `UPDATE wp_slots SET expires_at = max(?, cached_until - ${CLIENT_CLOCK_SLACK_MS}), cached_until = max(cached_until, ?)
+        `UPDATE wp_slots SET expires_at = max(?, cached_until - ${CLIENT_CLOCK_SLACK_MS},
+           (SELECT coalesce(max(expires_at), 0) FROM wp_holders WHERE container = ?)),
+         cached_until = max(cached_until, ?), sliding = max(sliding, ?)
          WHERE session_id = ? AND state = 'acquired' AND container = ?`,
         terms.expiresAt,
+        container,
         terms.cachedUntil,
+        slidingOf(terms),
         sessionId,
         container
       ) > 0
@@ -164,10 +174,11 @@ const leaseStatements = (q: Sql) => ({
         )
       if (row === undefined) return undefined
       q.run(
-        `UPDATE wp_slots SET state = 'acquired', session_id = ?, expires_at = ?, cached_until = ? WHERE container = ?`,
+        `UPDATE wp_slots SET state = 'acquired', session_id = ?, expires_at = ?, cached_until = ?, sliding = ? WHERE container = ?`,
         sessionId,
         terms.expiresAt,
         terms.cachedUntil,
+        slidingOf(terms),
         row.container
       )
       checkNoLaterThan(q, row.container, terms.expiresAt)
@@ -180,9 +191,10 @@ const leaseStatements = (q: Sql) => ({
         return false
       }
       q.run(
-        `UPDATE wp_slots SET state = 'acquired', expires_at = ?, cached_until = ?, check_due_at = ? WHERE container = ?`,
+        `UPDATE wp_slots SET state = 'acquired', expires_at = ?, cached_until = ?, sliding = ?, check_due_at = ? WHERE container = ?`,
         terms.expiresAt,
         terms.cachedUntil,
+        slidingOf(terms),
         Math.min(checkDueAt, terms.expiresAt),
         container
       )
@@ -191,7 +203,7 @@ const leaseStatements = (q: Sql) => ({
   returnToWarm: (container: string, checkDueAt: number) =>
     q.atomic("return slot to the warm set", () =>
       q.run(
-        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, check_due_at = ?, failed_checks = 0
+        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, sliding = 0, check_due_at = ?, failed_checks = 0
          WHERE container = ? AND state = 'acquired'`,
         checkDueAt,
         container
@@ -291,7 +303,7 @@ const slotStatements = (q: Sql) => ({
   }))
 })
 
-export const makeStore = (storage: SqlStorageLike): Omit<PoolStoreService, "exclusive"> => {
+export const makeStore = (storage: SqlStorageLike): Omit<PoolStoreService, "exclusive" | keyof HolderStatements> => {
   const q = sqlOf(storage)
   return { ...leaseStatements(q), ...slotStatements(q) }
 }

@@ -43,6 +43,20 @@ export const schema = [
   `CREATE TRIGGER IF NOT EXISTS wp_slots_deleted AFTER DELETE ON wp_slots BEGIN
     UPDATE wp_pool SET ${countDelta("OLD", "-")} WHERE id = 1;
   END`,
+  // The holders of a lease (scoped acquires, from any isolate): they go with the lease, whatever ends it.
+  `CREATE TABLE IF NOT EXISTS wp_holders (
+    container TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (container, holder)
+  ) WITHOUT ROWID`,
+  `CREATE TRIGGER IF NOT EXISTS wp_holders_lease_ended AFTER UPDATE OF state ON wp_slots
+    WHEN OLD.state = 'acquired' AND NEW.state <> 'acquired' BEGIN
+    DELETE FROM wp_holders WHERE container = OLD.container;
+  END`,
+  `CREATE TRIGGER IF NOT EXISTS wp_holders_slot_removed AFTER DELETE ON wp_slots BEGIN
+    DELETE FROM wp_holders WHERE container = OLD.container;
+  END`,
   `CREATE TRIGGER IF NOT EXISTS wp_slots_moved AFTER UPDATE OF state ON wp_slots WHEN OLD.state <> NEW.state BEGIN
     UPDATE wp_pool SET ${
     states.map((s) => `${s} = ${s} + (NEW.state = '${s}') - (OLD.state = '${s}')`).join(", ")
@@ -54,11 +68,13 @@ export const schema = [
  * Columns added to `wp_slots` after its first layout. Each is on the slot's own row, so writing it costs
  * no extra row. `binding`: the container binding the slot's container was started in (NULL on rows from
  * before it was recorded: the pool's current binding). `failed_checks`: health checks of a leased container
- * that failed in a row without an answer.
+ * that failed in a row without an answer. `sliding`: 1 once plain `getContainer` used the lease (holders
+ * leaving never end it).
  */
 const addedColumns: ReadonlyArray<readonly [name: string, definition: string]> = [
   ["binding", "TEXT"],
-  ["failed_checks", "INTEGER NOT NULL DEFAULT 0"]
+  ["failed_checks", "INTEGER NOT NULL DEFAULT 0"],
+  ["sliding", "INTEGER NOT NULL DEFAULT 0"]
 ]
 
 const hasColumn = (storage: SqlStorageLike, column: string): boolean => {

@@ -6,6 +6,7 @@ import { Layer } from "effect"
 import { Assignment } from "./Assignment.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import { Engine } from "./Engine.js"
+import { Holds } from "./Holds.js"
 import { Lifecycle } from "./Lifecycle.js"
 import { Maintenance } from "./Maintenance.js"
 import { PoolAlarm, storageBackend } from "./PoolAlarm.js"
@@ -15,6 +16,7 @@ import { WarmSet } from "./WarmSet.js"
 
 /** The engine and the tick (and the services they share), over a store, a record, a driver and an alarm. */
 export const pool = Layer.mergeAll(Engine.layer, Maintenance.layer).pipe(
+  Layer.provideMerge(Holds.layer),
   Layer.provideMerge(Assignment.layer),
   Layer.provideMerge(WarmSet.layer),
   Layer.provideMerge(Lifecycle.layer),

@@ -41,6 +41,11 @@ export interface Lease {
   readonly cachedUntil: number
   /** The container binding its container was started in (see `Slot.binding`). */
   readonly binding?: string
+  /**
+   * True once plain `getContainer` (or its cache's renewal) used the lease: it lives by its sliding deadline,
+   * and scoped holders leaving never end it (see `holdReleaseOutcome`).
+   */
+  readonly sliding?: boolean
 }
 
 /**
@@ -59,6 +64,8 @@ export interface LeaseTerms {
   readonly expiresAt: number
   /** Never lowered by a renewal: a cache granted earlier may still be alive. */
   readonly cachedUntil: number
+  /** False for a scoped hold's use; plain use (the default) marks the lease sliding for good. */
+  readonly sliding?: boolean
 }
 
 /** How many slots are in each state. Every acquired slot is one lease. */
@@ -110,9 +117,12 @@ export const releaseOutcome = (
   counts: SlotCounts,
   lease: Lease,
   now: number,
-  config: Pick<WarmPoolConfig, "minContainers">
+  config: Pick<WarmPoolConfig, "minContainers">,
+  liveHolders = 0
 ): ReleaseOutcome =>
-  isLeaseLive(lease, now) && lease.cachedUntil <= now && warmSet(counts) < config.minContainers ? "warm" : "stopped"
+  isLeaseLive(lease, now) && lease.cachedUntil <= now && liveHolders === 0 && warmSet(counts) < config.minContainers
+    ? "warm"
+    : "stopped"
 
 /**
  * An orphan found running (left mid-start by an earlier instance) joins the warm set only while it
@@ -148,10 +158,12 @@ export const CLIENT_CLOCK_SLACK_MS = 5 * 60_000
 export const leaseTerms = (
   now: number,
   grantMs: number,
-  config: Pick<WarmPoolConfig, "acquireTimeout">
+  config: Pick<WarmPoolConfig, "acquireTimeout">,
+  sliding = true
 ): LeaseTerms => ({
   expiresAt: now + config.acquireTimeout,
-  cachedUntil: grantMs > 0 ? now + grantMs + CLIENT_CLOCK_SLACK_MS : 0
+  cachedUntil: grantMs > 0 ? now + grantMs + CLIENT_CLOCK_SLACK_MS : 0,
+  sliding
 })
 
 /** Container states, as `Container.getState()` reports them. */

@@ -28,6 +28,11 @@ export const poolUnderTest = <S extends Services>(context: Context.Context<S>) =
       engine(config)((e, grantMs) => e.getContainer(sessionId, grantMs)),
     renew: (sessionId: string, config: WarmPoolConfig) => engine(config)((e, grantMs) => e.renewLease(sessionId, grantMs)),
     release: (sessionId: string, config: WarmPoolConfig) => engine(config)((e) => e.release(sessionId)),
+    hold: (sessionId: string, holder: string, config: WarmPoolConfig) => engine(config)((e) => e.hold(sessionId, holder)),
+    renewHold: (sessionId: string, holder: string, config: WarmPoolConfig) =>
+      engine(config)((e) => e.renewHold(sessionId, holder)),
+    releaseHold: (sessionId: string, holder: string, config: WarmPoolConfig) =>
+      engine(config)((e) => e.releaseHold(sessionId, holder)),
     stats: (config: WarmPoolConfig) => engine(config)((e) => e.stats),
     warmup: (count: number | undefined, config: WarmPoolConfig) => engine(config)((e) => e.warmup(count)),
     shutdown: (config: WarmPoolConfig) => engine(config)((e) => e.shutdown),

@@ -11,7 +11,7 @@ import type { NewSlot, PoolRecordService, PoolStoreService } from "../../src/int
 
 let serial = 0
 const run = <A, Err>(effect: Effect.Effect<A, Err>) => E.runPromise(effect)
-const terms = (expiresAt: number, cachedUntil = 0) => ({ expiresAt, cachedUntil })
+const terms = (expiresAt: number, cachedUntil = 0, sliding = true) => ({ expiresAt, cachedUntil, sliding })
 
 /** Counts recomputed from the rows, to check the maintained ones. */
 export const recount = (store: PoolStoreService): Effect.Effect<SlotCounts, unknown> =>
@@ -63,7 +63,7 @@ export const storeContract = (
         expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 1 })
         expect(await run(store.assignWarm("s1", terms(500)))).toBe(a)
         expect(await run(store.assignWarm("s2", terms(500)))).toBeUndefined()
-        expect(await run(store.lease("s1"))).toEqual({ sessionId: "s1", container: a, expiresAt: 500, cachedUntil: 0 })
+        expect(await run(store.lease("s1"))).toEqual({ sessionId: "s1", container: a, expiresAt: 500, cachedUntil: 0, sliding: true })
         expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 0, acquired: 1 })
         expect(b).toBeDefined()
         await expectCountsConsistent(store)
@@ -194,6 +194,78 @@ export const storeContract = (
         expect(await run(store.slot("nothing"))).toBeUndefined()
         await run(store.remove(a!))
         expect(await run(store.slot(a!))).toBeUndefined()
+      }))
+
+    it("counts a lease's live holders, and raises the lease's deadline to a holder's", () =>
+      withStore(async ({ store }) => {
+        const [a, b] = await leased(store, ["s", "t"], 10)
+        expect(await run(store.addHolder("s", a!, "h1", 100))).toBe(true)
+        expect(await run(store.addHolder("s", b!, "h1", 100)), "another session's container").toBe(false)
+        expect(await run(store.addHolder("nobody", a!, "h1", 100))).toBe(false)
+        expect(await run(store.addHolder("s", a!, "h2", 50))).toBe(true)
+        expect((await run(store.lease("s")))?.expiresAt).toBe(100)
+        expect(await run(store.liveHolders(a!, 0))).toBe(2)
+        expect(await run(store.liveHolders(a!, 50)), "h2 lapsed at its deadline").toBe(1)
+        expect(await run(store.liveHolders(b!, 0))).toBe(0)
+        const removed = await run(store.removeHolder("s", "h1", 60))
+        expect(removed).toMatchObject({ lease: { sessionId: "s", container: a }, liveHoldersLeft: 0 })
+        expect(await run(store.removeHolder("s", "h1", 60)), "removed once").toBeUndefined()
+        expect(await run(store.removeHolder("t", "h2", 0)), "h2 holds s, not t").toBeUndefined()
+        expect(await run(store.removeHolder("s", "h2", 0))).toMatchObject({ liveHoldersLeft: 0 })
+        await expectCountsConsistent(store)
+      }))
+
+    it("extends a holder of the session's current lease, and the lease with it", () =>
+      withStore(async ({ store }) => {
+        const [a] = await leased(store, ["s", "t"], 10)
+        await run(store.addHolder("s", a!, "h", 100))
+        expect(await run(store.extendHolder("s", "h", 300))).toBe(true)
+        expect((await run(store.lease("s")))?.expiresAt).toBe(300)
+        expect(await run(store.liveHolders(a!, 299))).toBe(1)
+        expect(await run(store.extendHolder("s", "h", 200)), "never shortened").toBe(true)
+        expect(await run(store.liveHolders(a!, 299))).toBe(1)
+        expect(await run(store.extendHolder("s", "other", 900))).toBe(false)
+        expect(await run(store.extendHolder("t", "h", 900)), "h holds s's lease, not t's").toBe(false)
+        expect(await run(store.extendHolder("nobody", "h", 900))).toBe(false)
+        expect((await run(store.lease("t")))?.expiresAt).toBe(10)
+      }))
+
+    it("holders go with their lease, whatever ends it, and never carry over to the next lease", () =>
+      withStore(async ({ store }) => {
+        const [a, b, c, d] = await leased(store, ["s1", "s2", "s3", "s4"], 10)
+        for (const [id, container] of [["s1", a], ["s2", b], ["s3", c], ["s4", d]] as const) {
+          expect(await run(store.addHolder(id, container!, "h", 20))).toBe(true)
+        }
+        await run(store.returnToWarm(a!, 0))
+        await run(store.markStopping(b!))
+        expect(await run(store.expireLease(c!, 20))).toBe(true)
+        for (const container of [a, b, c]) expect(await run(store.liveHolders(container!, 0))).toBe(0)
+        expect(await run(store.liveHolders(d!, 0))).toBe(1)
+        await run(store.markAllStopping)
+        expect(await run(store.liveHolders(d!, 0))).toBe(0)
+        const [e] = await reserve(store, "warming", 1)
+        await run(store.promote(e!, 0))
+        expect(await run(store.assignWarm("s5", terms(50)))).toBe(e)
+        expect(await run(store.addHolder("s5", e!, "h", 50))).toBe(true)
+        await run(store.remove(e!))
+        expect(await run(store.liveHolders(e!, 0))).toBe(0)
+      }))
+
+    it("a renewal never lowers a lease below a holder's deadline; plain use marks it sliding until it ends", () =>
+      withStore(async ({ store }) => {
+        const [a] = await reserve(store, "starting", 1, "s")
+        await run(store.bind(a!, terms(10, 0, false), 0))
+        expect(await run(store.lease("s"))).toMatchObject({ expiresAt: 10, sliding: false })
+        await run(store.addHolder("s", a!, "h", 500))
+        await run(store.renewLease("s", a!, terms(100, 0, false)))
+        expect(await run(store.lease("s"))).toMatchObject({ expiresAt: 500, sliding: false })
+        await run(store.renewLease("s", a!, terms(100)))
+        expect(await run(store.lease("s"))).toMatchObject({ expiresAt: 500, sliding: true })
+        await run(store.renewLease("s", a!, terms(600, 0, false)))
+        expect(await run(store.lease("s"))).toMatchObject({ expiresAt: 600, sliding: true })
+        await run(store.returnToWarm(a!, 0))
+        expect(await run(store.assignWarm("t", terms(700, 0, false)))).toBe(a)
+        expect(await run(store.lease("t"))).toMatchObject({ expiresAt: 700, sliding: false })
       }))
 
     it("keeps the config, the shut-down flag and start failures", () =>

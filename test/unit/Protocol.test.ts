@@ -41,6 +41,14 @@ const successes: Record<MethodName, ReadonlyArray<unknown>> = {
     { released: true, outcome: "stopped" },
     { released: false, outcome: "unknown-session" }
   ],
+  hold: [{ container: "c-1" }],
+  renewHold: [true, false],
+  releaseHold: [
+    { outcome: "kept", holdersLeft: 2 },
+    { outcome: "warm", holdersLeft: 0 },
+    { outcome: "stopped", holdersLeft: 0 },
+    { outcome: "not-held", holdersLeft: 0 }
+  ],
   stats: [stats],
   warmup: [{ started: 2, warm: 3 }],
   shutdown: [{ stopped: 0 }],
@@ -61,6 +69,9 @@ const misshapen: Record<MethodName, ReadonlyArray<unknown>> = {
   ],
   renewLease: [{}, undefined, { container: "", cacheForMs: 1 }, { container: "c-1", cacheForMs: -1 }],
   releaseContainer: [{}, { released: true, outcome: "lost" }, { released: "yes", outcome: "warm" }],
+  hold: [{}, undefined, { container: "" }, { container: 42 }],
+  renewHold: ["true", 1, null],
+  releaseHold: [{}, { outcome: "released", holdersLeft: 0 }, { outcome: "kept", holdersLeft: -1 }, { outcome: "kept" }],
   stats: [{}, { ...stats, warm: -1 }, { ...stats, total: 1.5 }, { ...stats, config: { minContainers: -1 } }],
   warmup: [{}, { started: -1, warm: 0 }, { started: 1 }],
   shutdown: [{}, { stopped: -2 }, { stopped: "1" }],
@@ -214,6 +225,20 @@ describe("Protocol", () => {
         }
         expect(yield* Effect.flip(methods.warmup.decode([3, undefined]))).toBeInstanceOf(InvalidConfig)
       }))
+
+    for (const name of ["hold", "renewHold", "releaseHold"] as const) {
+      it.effect(`${name} takes a session id and a holder id, and refuses a bad holder id with InvalidArgument`, () =>
+        Effect.gen(function*() {
+          expect(yield* methods[name].decode(["a", "h-1_X", cfg])).toEqual({ sessionId: "a", holderId: "h-1_X", config: cfg })
+          for (const holder of ["", 42, null, undefined, "x".repeat(65), "a b", "a/b", "\u0000", "日本"]) {
+            const error = yield* Effect.flip(methods[name].decode(["a", holder, cfg]))
+            expect(error, String(holder)).toBeInstanceOf(InvalidArgument)
+            expect(error).toMatchObject({ method: name, argument: "holderId" })
+          }
+          expect(yield* Effect.flip(methods[name].decode(["", "h", cfg]))).toBeInstanceOf(InvalidSessionId)
+          expect(yield* Effect.flip(methods[name].decode(["a", "h", undefined]))).toBeInstanceOf(InvalidConfig)
+        }))
+    }
 
     it.effect("containerStopped takes a container reference, and refuses others with InvalidArgument", () =>
       Effect.gen(function*() {

@@ -62,6 +62,10 @@ export const standIn = {
     return hold
   },
   calls: { starts: 0, destroys: 0, keepAlives: 0, getStates: 0 },
+  /** The body of the last `/stream` response: the test writes it chunk by chunk, and ends it. */
+  stream: undefined as
+    | { readonly push: (text: string) => void; readonly end: () => void }
+    | undefined,
   running(): number {
     return [...this.containers.values()].filter((c) => c.status === "healthy").length
   },
@@ -82,6 +86,17 @@ export const standIn = {
     return hold.finish
   }
 }
+
+/** A body the test controls through `standIn.stream`. */
+const openStream = (): ReadableStream<Uint8Array> =>
+  new ReadableStream<Uint8Array>({
+    start(controller) {
+      standIn.stream = {
+        push: (text) => controller.enqueue(new TextEncoder().encode(text)),
+        end: () => controller.close()
+      }
+    }
+  })
 
 export class StandInContainer extends DurableObject {
   get #state(): StandInState {
@@ -162,10 +177,11 @@ export class StandInContainer extends DurableObject {
     this.#state.status = "stopped_with_code"
   }
 
-  override async fetch(): Promise<Response> {
+  override async fetch(request: Request): Promise<Response> {
     const state = this.#state
     if (state.status !== "healthy") return new Response("container not running", { status: 503 })
     state.requests++
+    if (new URL(request.url).pathname === "/stream") return new Response(openStream())
     return Response.json({ container: this.ctx.id.toString(), requests: state.requests, startedAt: state.startedAt })
   }
 }

@@ -23,6 +23,7 @@ const storedState = (stub: DurableObjectStub) =>
       `SELECT session_id FROM wp_slots WHERE state = 'acquired' ORDER BY session_id`
     ).toArray(),
     pool: state.storage.sql.exec(`SELECT * FROM wp_pool`).toArray(),
+    holders: state.storage.sql.exec(`SELECT * FROM wp_holders ORDER BY container, holder`).toArray(),
     alarm: await state.storage.getAlarm()
   }))
 
@@ -145,11 +146,19 @@ describe("raw RPC: every method, every bad argument", () => {
     const cases: Array<readonly [string, ReadonlyArray<unknown>, string]> = [
       ...badIds.flatMap((id) => [
         ["getContainer", [id, config], "InvalidSessionId"] as const,
-        ["releaseContainer", [id, config], "InvalidSessionId"] as const
+        ["releaseContainer", [id, config], "InvalidSessionId"] as const,
+        ["hold", [id, "h", config], "InvalidSessionId"] as const,
+        ["releaseHold", [id, "h", config], "InvalidSessionId"] as const
+      ]),
+      ...badIds.flatMap((holder) => [
+        ["hold", ["holder", holder, config], "InvalidArgument"] as const,
+        ["renewHold", ["holder", holder, config], "InvalidArgument"] as const,
+        ["releaseHold", ["holder", holder, config], "InvalidArgument"] as const
       ]),
       ...badConfigs.flatMap(([options]) => [
         ["getContainer", ["holder", options], "InvalidConfig"] as const,
         ["releaseContainer", ["holder", options], "InvalidConfig"] as const,
+        ["hold", ["holder", "h", options], "InvalidConfig"] as const,
         ["stats", [options], "InvalidConfig"] as const,
         ["warmup", [1, options], "InvalidConfig"] as const,
         ["shutdown", [options], "InvalidConfig"] as const
@@ -177,6 +186,10 @@ describe("raw RPC: every method, every bad argument", () => {
     expect(await rpc.releaseContainer!("nobody", config)).toEqual({
       ok: true,
       value: { released: false, outcome: "unknown-session" }
+    })
+    expect(await rpc.releaseHold!("holder", "never-held", config)).toEqual({
+      ok: true,
+      value: { outcome: "not-held", holdersLeft: 0 }
     })
     expect(await storedState(stub)).toEqual(before)
   })
