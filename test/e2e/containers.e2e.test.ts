@@ -327,6 +327,19 @@ describe("the fence on real containers: a stub kept past its lease gets 410 and 
     expect(await running([kept.id.toString()])).toEqual([])
   })
 
+  it("the example's /direct route, bench:e2e's baseline, reaches the session's container with its lease token", async () => {
+    const viaPool = await SELF.fetch("http://example/session/direct-check/")
+    expect(viaPool.status).toBe(200)
+    const first = await viaPool.json<ContainerInfo>()
+    const direct = await SELF.fetch("http://example/direct/session/direct-check/")
+    expect(direct.status).toBe(200)
+    expect(await direct.json()).toMatchObject({ hostname: first.hostname, requests: first.requests + 1 })
+    // The example pool's refill finishes starting first: a start cut short by a stop is not what this test is about.
+    const examplePool = env.WARM_POOL.get(env.WARM_POOL.idFromName("example"))
+    await runInDurableObject(examplePool, (instance: WarmPool) => instance[testHooks].settled())
+    await SELF.fetch("http://example/session/direct-check/release", { method: "POST" })
+  })
+
   it("cache off, reuse on: A's stub gets 410 once B holds the container, and B's request counter is unchanged", async () => {
     const { pool } = newPool({ minContainers: 1, maxContainers: 1, stickyCacheSize: 0 })
     const a = await pool.getContainer("a")
