@@ -76,13 +76,9 @@ export const revoke = (record: FenceRecord | undefined, epoch: number, reason: S
     ? undefined
     : { epoch, leased: false, reason, final: false }
 
-/** The pool stopped the container for good. */
-export const stop = (record: FenceRecord | undefined, reason: StopReason): FenceRecord => ({
-  epoch: record?.epoch ?? 0,
-  leased: false,
-  reason,
-  final: true
-})
+/** The pool stopped the container for good; a retried stop keeps the first one's reason. */
+export const stop = (record: FenceRecord | undefined, reason: StopReason): FenceRecord =>
+  record?.final === true ? record : { epoch: record?.epoch ?? 0, leased: false, reason, final: true }
 
 export const isStopReason = (value: unknown): value is StopReason =>
   typeof value === "string" && (stopReasons as ReadonlyArray<string>).includes(value)

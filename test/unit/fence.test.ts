@@ -46,6 +46,7 @@ describe("fence", () => {
       expect(admit(stopped, 5)).toEqual({ admitted: false, reason })
       expect(admit(stopped, 99), "not even a newer token").toEqual({ admitted: false, reason })
       expect(revoke(stopped, 99, "released")).toBeUndefined()
+      expect(stop(stopped, "stopped"), "a retried stop keeps the first reason").toEqual(stopped)
     }
   })
 
