@@ -83,6 +83,7 @@ export default defineConfig({
                 durableObjects: {
                   WARM_POOL: { className: "WarmPool", useSQLite: true },
                   CONTAINER: { className: "StandInContainer", useSQLite: true },
+                  FENCED: { className: "FencedStandIn", useSQLite: true },
                   NOT_A_NAMESPACE_HOLDER: { className: "StandInContainer", useSQLite: true }
                 },
                 bindings: { PLAIN_VALUE: "not a namespace" }

@@ -93,6 +93,24 @@ export class ContainerRequestFailed extends Schema.TaggedError<ContainerRequestF
   }
 }
 
+/**
+ * A `PooledContainer` refused a request with its fence's `410 Gone` (the stub's lease had ended), and it could
+ * not be sent again: it could not be replayed, or the container resolved anew refused it too. Raised on the
+ * client's side only; the pool never reports it.
+ */
+export class ContainerFenced extends Schema.TaggedError<ContainerFenced>()("ContainerFenced", {
+  sessionId: Schema.String,
+  /** The fence's reason, from its `410` (see `PooledContainer`). */
+  reason: Schema.String,
+  /** Whether the request was sent again after resolving the session anew. */
+  retried: Schema.Boolean
+}) {
+  override get message(): string {
+    return `The container of session "${this.sessionId.slice(0, 64)}" refused the request (${this.reason}), ` +
+      (this.retried ? "and refused it again once resolved anew" : "and the request cannot be replayed")
+  }
+}
+
 /** Every typed failure the pool can report. */
 export const WarmPoolError = Schema.Union(
   InvalidConfig,

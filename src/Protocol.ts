@@ -19,7 +19,12 @@ export const Grant = Schema.Struct({
   /** The container's name, its Durable Object id: the client makes its stub with `idFromString`. */
   container: Schema.String.pipe(Schema.minLength(1)),
   /** Ms from the caller's request during which it may serve the session from its cache. */
-  cacheForMs: Count
+  cacheForMs: Count,
+  /**
+   * The lease's token: the client sends it with every request, and a `PooledContainer` refuses any other
+   * (see `PooledContainer`). Absent from a pool of an earlier version.
+   */
+  fence: Schema.optional(Count)
 })
 export type Grant = typeof Grant.Type
 
@@ -66,7 +71,9 @@ export type ShutdownResult = typeof ShutdownResult.Type
 
 /** What `hold` answers: the container whose lease now counts the caller's holder. */
 export const Held = Schema.Struct({
-  container: Schema.String.pipe(Schema.minLength(1))
+  container: Schema.String.pipe(Schema.minLength(1)),
+  /** The lease's token, as in `Grant`. */
+  fence: Schema.optional(Count)
 })
 export type Held = typeof Held.Type
 

@@ -18,6 +18,8 @@
 
 export interface CacheEntry {
   readonly container: string
+  /** The lease's token, which the stub sends with every request (see `PooledContainer`). */
+  readonly fence?: number
   /** Local epoch ms until which the entry may be served. */
   readonly validUntil: number
   /** Local epoch ms after which a hit renews the lease in the background. */

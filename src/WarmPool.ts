@@ -48,15 +48,15 @@ export class WarmPool extends DurableObject implements WarmPoolRpc {
   getContainer(...args: Parameters<WarmPoolRpc["getContainer"]>): Promise<Envelope> {
     return this.#serve(methods.getContainer, args, ({ config, sessionId }) =>
       forCaller(config, (engine, grantMs) =>
-        Effect.map(engine.getContainer(sessionId, grantMs), (container) => ({ container, cacheForMs: grantMs }))))
+        Effect.flatMap(engine.getContainer(sessionId, grantMs), (container) => engine.grant(sessionId, container, grantMs))))
   }
 
   renewLease(...args: Parameters<WarmPoolRpc["renewLease"]>): Promise<Envelope> {
     return this.#serve(methods.renewLease, args, ({ config, sessionId }) =>
       forCaller(config, (engine, grantMs) =>
-        Effect.map(
+        Effect.flatMap(
           engine.renewLease(sessionId, grantMs),
-          (container) => container === undefined ? null : { container, cacheForMs: grantMs }
+          (container) => container === undefined ? Effect.succeed(null) : engine.grant(sessionId, container, grantMs)
         )))
   }
 
@@ -67,7 +67,9 @@ export class WarmPool extends DurableObject implements WarmPoolRpc {
 
   hold(...args: Parameters<WarmPoolRpc["hold"]>): Promise<Envelope> {
     return this.#serve(methods.hold, args, ({ config, holderId, sessionId }) =>
-      forCaller(config, (engine) => Effect.map(engine.hold(sessionId, holderId), (container) => ({ container }))))
+      forCaller(config, (engine) =>
+        Effect.flatMap(engine.hold(sessionId, holderId), (container) =>
+          Effect.map(engine.grant(sessionId, container, 0), ({ cacheForMs: _, ...held }) => held))))
   }
 
   renewHold(...args: Parameters<WarmPoolRpc["renewHold"]>): Promise<Envelope> {

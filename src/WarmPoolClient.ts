@@ -9,8 +9,9 @@ import type { Scope } from "effect"
 import { Clock, Context, Effect, Fiber, Layer } from "effect"
 import type { WarmPoolConfig, WarmPoolOptions } from "./Config.js"
 import { decodeConfig } from "./Config.js"
-import type { ContainerRequestFailed, InvalidConfig, WarmPoolError } from "./Errors.js"
+import type { ContainerFenced, ContainerRequestFailed, InvalidConfig, WarmPoolError } from "./Errors.js"
 import { newHolderId } from "./HolderId.js"
+import { fencedStub } from "./internal/fencedStub.js"
 import { holdRenewalMs } from "./internal/holdPolicy.js"
 import { keepHolding } from "./internal/holdRenewal.js"
 import { makeSessionFetch } from "./internal/sessionFetch.js"
@@ -42,7 +43,10 @@ export interface WarmPoolClientService<C extends Rpc.DurableObjectBranded | unde
    * Sends `request` to the session's container, holding the session's lease (as `acquire` does) until the
    * response body has been fully sent, cancelled or has failed; at once for a response without a body.
    */
-  readonly fetch: (sessionId: string, request: Request) => Effect.Effect<Response, WarmPoolError | ContainerRequestFailed>
+  readonly fetch: (
+    sessionId: string,
+    request: Request
+  ) => Effect.Effect<Response, WarmPoolError | ContainerRequestFailed | ContainerFenced>
   readonly release: (sessionId: string) => Effect.Effect<ReleaseResult, WarmPoolError>
   readonly stats: Effect.Effect<PoolStats, WarmPoolError>
   /** Starts up to `count` more warm containers (default: up to `minContainers`); resolves once they are warm. */
@@ -78,8 +82,11 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
     const pool = () => pools.get(pools.idFromName(config.name)) as unknown as WarmPoolRpc
     const call = <A, I>(method: Method<any, any, A, I>, body: (pool: WarmPoolRpc) => Promise<unknown>) =>
       callPool(method, () => body(pool()))
-    const stubOf = (container: string) =>
-      containers.get(containers.idFromString(container)) as unknown as ContainerStub<C>
+    // A fenced lease's stub sends its token with every request (see `PooledContainer`).
+    const stubOf = ({ container, fence }: { readonly container: string; readonly fence?: number | undefined }) => {
+      const stub = containers.get(containers.idFromString(container)) as unknown as ContainerStub<C>
+      return fence === undefined ? stub : fencedStub(stub, fence)
+    }
 
     const cacheSize = config.stickyCacheSize
     const cache = stickyCache ?? StickyCaches.ofIsolate(poolNamespace, config.name)
@@ -89,6 +96,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
       if (cacheSize === 0 || grant.cacheForMs <= 0) return cache.delete(id)
       cache.set(id, {
         container: grant.container,
+        ...(grant.fence === undefined ? {} : { fence: grant.fence }),
         validUntil: sentAt + grant.cacheForMs,
         renewAfter: sentAt + Math.floor(grant.cacheForMs / 2),
         renewing: false
@@ -121,7 +129,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
           cache.record("renewal")
           yield* inBackground(renewal(id, entry))
         }
-        return entry.container
+        return entry
       })
 
     const fromPool = (id: string) =>
@@ -129,13 +137,14 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
         const sentAt = yield* Clock.currentTimeMillis
         const grant = yield* call(methods.getContainer, (p) => p.getContainer(id, config))
         remember(id, grant, sentAt)
-        return grant.container
+        return grant
       })
 
     const getContainer = (sessionId: string) =>
       validateSessionId(sessionId).pipe(
         Effect.flatMap((id) =>
-          Effect.flatMap(fromCache(id), (cached) => cached === undefined ? fromPool(id) : Effect.succeed(cached))
+          Effect.flatMap(fromCache(id), (cached): Effect.Effect<StickyCaches.CacheEntry | Grant, WarmPoolError> =>
+            cached === undefined ? fromPool(id) : Effect.succeed(cached))
         ),
         Effect.map(stubOf)
       )
@@ -165,7 +174,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
           () => dropHold(id, holder)
         ).pipe(
           Effect.tap(() => keepHolding(call(methods.renewHold, (p) => p.renewHold(id, holder, config)), holdRenewalMs(config))),
-          Effect.map(({ container }) => stubOf(container))
+          Effect.map(stubOf)
         )
       })
     return {
@@ -175,6 +184,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
       acquire,
       fetch: makeSessionFetch({
         holdStub: acquire,
+        invalidate,
         inBackground: (effect) => keepRequestAlive(Effect.runPromise(effect))
       }),
       release,

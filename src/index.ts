@@ -17,6 +17,13 @@ export { createWarmPool, type WarmPoolHandle } from "./createWarmPool.js"
 /** The Effect client: a `Context.Tag` service with `make` and `layer`, and a scoped `acquire`. */
 export { type ContainerStub, WarmPoolClient, type WarmPoolClientService } from "./WarmPoolClient.js"
 
+// The fence.
+/** Extend `PooledContainer` instead of `Container`: it serves only the lease the pool holds for it. */
+export { PooledContainer } from "./PooledContainer.js"
+/** The fence's header names, its refusal reasons, and how to read a refusal or a stub's token. */
+export { FENCED_HEADER, fencedReason, type FenceReason, type GoneBody, LEASE_HEADER, type StopReason } from "./internal/fence.js"
+export { leaseTokenOf } from "./internal/fencedStub.js"
+
 // Configuration.
 /** The config Schema, its defaults, and validation of user options. */
 export {
@@ -33,6 +40,7 @@ export {
 /** Every typed failure, as `Schema.TaggedError`s, and their union. */
 export {
   ContainerRequestFailed,
+  ContainerFenced,
   ContainerStartFailed,
   InvalidArgument,
   InvalidConfig,

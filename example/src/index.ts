@@ -10,15 +10,15 @@
  *   GET  /effect/session/:id/*   the Effect way: `pool.fetch` holds the session's container until the response body is sent
  *   GET  /direct/session/:id/*   the same container as /session/:id/, reached without the pool (for bench:e2e)
  */
-import { Container } from "@cloudflare/containers"
-import { createWarmPool, WarmPool, WarmPoolClient } from "cf-container-warm-pool"
+import { createWarmPool, LEASE_HEADER, leaseTokenOf, PooledContainer, WarmPool, WarmPoolClient } from "cf-container-warm-pool"
 import { Effect } from "effect"
 
 export { WarmPool }
 // A Container adopting an already running container needs ContainerProxy among the Worker's exports.
 export { ContainerProxy } from "@cloudflare/containers"
 
-export class SessionContainer extends Container {
+// PooledContainer: a stub kept past its lease gets 410 Gone and never wakes the container.
+export class SessionContainer extends PooledContainer {
   defaultPort = 8080
   sleepAfter = "10m"
 
@@ -66,9 +66,17 @@ const rewritten = (request: Request, path: string): Request => {
   return new Request(url, request)
 }
 
-/** Forwards the request to `container`, rewriting the path. */
-const forward = async (container: { fetch: (request: Request) => Promise<Response> }, request: Request, path: string) =>
-  container.fetch(rewritten(request, path))
+/** Forwards the request to `container`, rewriting the path, with any extra `headers`. */
+const forward = async (
+  container: { fetch: (request: Request) => Promise<Response> },
+  request: Request,
+  path: string,
+  headers?: Record<string, string>
+) => {
+  const forwarded = rewritten(request, path)
+  for (const [name, value] of Object.entries(headers ?? {})) forwarded.headers.set(name, value)
+  return container.fetch(forwarded)
+}
 
 const timed = async <A>(body: () => Promise<A>): Promise<[A, number]> => {
   const start = performance.now()
@@ -87,9 +95,12 @@ const withTimings = (response: Response, poolMs: number, containerMs: number): R
 const sessionRoute = /^\/session\/([^/]+)(\/.*)?$/
 const directRoute = /^\/direct\/session\/([^/]+)(\/.*)?$/
 
-// The container each session reached through /session in this isolate, so /direct can bypass the pool.
-// Ids are plain values, unlike stubs, which are tied to the request that made them.
-const containerIds = new Map<string, DurableObjectId>()
+// The container each session reached through /session in this isolate, and its lease token, so /direct can
+// bypass the pool (the container's fence still wants the token). Ids are plain values, unlike stubs, which
+// are tied to the request that made them.
+const containerIds = new Map<string, { readonly id: DurableObjectId; readonly token: string | undefined }>()
+const remember = (sessionId: string, container: DurableObjectStub) =>
+  containerIds.set(sessionId, { id: container.id, token: leaseTokenOf(container) })
 const effectSessionRoute = /^\/effect\/session\/([^/]+)(\/.*)?$/
 
 /**
@@ -114,20 +125,21 @@ export default {
         }
         if (rest === "/assign" && request.method === "POST") {
           const [container, poolMs] = await timed(() => pool.getContainer(sessionId))
-          containerIds.set(sessionId, container.id)
+          remember(sessionId, container)
           return withTimings(Response.json({ assigned: true }), poolMs, 0)
         }
         if (request.method !== "GET") return new Response("method not allowed", { status: 405 })
         const [container, poolMs] = await timed(() => pool.getContainer(sessionId))
-        containerIds.set(sessionId, container.id)
+        remember(sessionId, container)
         const [response, containerMs] = await timed(() => forward(container, request, rest))
         return withTimings(response, poolMs, containerMs)
       }
       const direct = directRoute.exec(url.pathname)
       if (direct !== null && request.method === "GET") {
-        const id = containerIds.get(decodeURIComponent(direct[1]!))
-        if (id === undefined) return new Response("no container seen for this session yet", { status: 404 })
-        const [response, containerMs] = await timed(() => forward(env.CONTAINER.get(id), request, direct[2] ?? "/"))
+        const seen = containerIds.get(decodeURIComponent(direct[1]!))
+        if (seen === undefined) return new Response("no container seen for this session yet", { status: 404 })
+        const lease = seen.token === undefined ? undefined : { [LEASE_HEADER]: seen.token }
+        const [response, containerMs] = await timed(() => forward(env.CONTAINER.get(seen.id), request, direct[2] ?? "/", lease))
         return withTimings(response, 0, containerMs)
       }
       const effectSession = effectSessionRoute.exec(url.pathname)

@@ -121,7 +121,7 @@ export const make = Effect.gen(function*() {
       if (lease !== undefined) {
         // Expired: its holder may still use it, so it is recycled, never handed on.
         yield* store.markStopping(lease.container)
-        yield* lifecycle.inBackground(lifecycle.stop(lease.container))
+        yield* lifecycle.inBackground(lifecycle.stop(lease.container, "expired"))
       }
       // The alarm is armed before anything starts, so a start cut short by a reset is repaired.
       yield* activate

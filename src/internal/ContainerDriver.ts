@@ -5,6 +5,7 @@
 import { Context, Duration, Effect, Layer } from "effect"
 import { InvalidContainerBinding } from "../Errors.js"
 import { ContainerCallFailed, reasonOf } from "./errors.js"
+import type { StopReason } from "./fence.js"
 import { limits } from "./policy.js"
 
 /**
@@ -18,7 +19,13 @@ export interface Containers {
   readonly status: (container: string) => Effect.Effect<string, ContainerCallFailed>
   /** Resets the container's `sleepAfter` timer. */
   readonly keepAlive: (container: string) => Effect.Effect<void, ContainerCallFailed>
-  readonly destroy: (container: string) => Effect.Effect<void, ContainerCallFailed>
+  /** Destroys the container; a `PooledContainer` first closes its fence for good, quoting `reason`. */
+  readonly destroy: (container: string, reason?: StopReason) => Effect.Effect<void, ContainerCallFailed>
+  /**
+   * Tells a `PooledContainer` that the lease it served ended at `epoch` (see `fence.ts`): "unfenced" when the
+   * container's class has no fence (a plain `Container`). Absent means no container behind it is fenced.
+   */
+  readonly revoke?: (container: string, epoch: number, reason: StopReason) => Effect.Effect<Revoked, ContainerCallFailed>
   /** The name of a container never used before: a new unique Durable Object id. */
   readonly newName: () => string
 }
@@ -28,16 +35,26 @@ export interface ContainerDriverService {
   readonly resolve: (binding: string) => Effect.Effect<Containers, InvalidContainerBinding>
 }
 
-/** The RPC surface of `Container` from `@cloudflare/containers` that the pool calls. */
+export type Revoked = "revoked" | "unfenced"
+
+/** The RPC surface of `Container` from `@cloudflare/containers` that the pool calls, and `PooledContainer`'s. */
 export interface ContainerRpc {
   startAndWaitForPorts(ports?: Array<number>): Promise<unknown>
   getState(): Promise<{ readonly status: string }>
   renewActivityTimeout(): unknown
-  destroy(): Promise<unknown>
+  /** A plain `Container` ignores the reason. */
+  destroy(reason?: StopReason): Promise<unknown>
+  warmPoolRevoke(epoch: number, reason: StopReason): Promise<unknown>
 }
+
+/** workerd's answer when the callee has no such method: here, a plain `Container`, which has no fence. */
+const isMissingMethod = (cause: unknown) =>
+  cause instanceof Error && cause.message.includes("RPC receiver does not implement")
 
 /** The container operations over a Durable Object namespace. */
 export const containersOf = (namespace: DurableObjectNamespace): Containers => {
+  // A plain `Container` class answers every revocation alike: ask it once.
+  let unfenced = false
   const stub = (container: string) => namespace.get(namespace.idFromString(container)) as unknown as ContainerRpc
   const call = <A>(container: string, operation: string, body: (stub: ContainerRpc) => Promise<A>) =>
     Effect.tryPromise({
@@ -53,7 +70,19 @@ export const containersOf = (namespace: DurableObjectNamespace): Containers => {
     status: (container) => Effect.map(call(container, "getState", (s) => s.getState()), (state) => state.status),
     keepAlive: (container) =>
       Effect.asVoid(call(container, "renewActivityTimeout", async (s) => s.renewActivityTimeout())),
-    destroy: (container) => Effect.asVoid(call(container, "destroy", (s) => s.destroy())),
+    destroy: (container, reason) =>
+      Effect.asVoid(call(container, "destroy", (s) => reason === undefined ? s.destroy() : s.destroy(reason))),
+    revoke: (container, epoch, reason) =>
+      unfenced ? Effect.succeed<Revoked>("unfenced") : Effect.tryPromise({
+        try: () => stub(container).warmPoolRevoke(epoch, reason).then((): Revoked => "revoked"),
+        catch: (cause) => cause
+      }).pipe(
+        Effect.catchAll((cause) =>
+          isMissingMethod(cause)
+            ? Effect.sync((): Revoked => (unfenced = true, "unfenced"))
+            : Effect.fail(new ContainerCallFailed({ container, operation: "warmPoolRevoke", reason: reasonOf(cause) }))
+        )
+      ),
     newName: () => namespace.newUniqueId().toString()
   }
 }
@@ -76,14 +105,22 @@ const within = (ms: number, container: string, operation: string) =>
  * The same containers with every call but `start` bounded in time (see `limits`); a start is bounded by the
  * pool's `startupTimeout`, which `Lifecycle` applies. No caller waits on a container that never answers.
  */
-export const withBounds = (containers: Containers): Containers => ({
-  start: containers.start,
-  status: (container) => within(limits.statusTimeoutMs, container, "getState")(containers.status(container)),
-  keepAlive: (container) =>
-    within(limits.keepAliveTimeoutMs, container, "renewActivityTimeout")(containers.keepAlive(container)),
-  destroy: (container) => within(limits.stopTimeoutMs, container, "destroy")(containers.destroy(container)),
-  newName: containers.newName
-})
+export const withBounds = (containers: Containers): Containers => {
+  const revoke = containers.revoke
+  return {
+    start: containers.start,
+    status: (container) => within(limits.statusTimeoutMs, container, "getState")(containers.status(container)),
+    keepAlive: (container) =>
+      within(limits.keepAliveTimeoutMs, container, "renewActivityTimeout")(containers.keepAlive(container)),
+    destroy: (container, reason) =>
+      within(limits.stopTimeoutMs, container, "destroy")(containers.destroy(container, reason)),
+    ...(revoke === undefined ? {} : {
+      revoke: (container: string, epoch: number, reason: StopReason) =>
+        within(limits.revokeTimeoutMs, container, "warmPoolRevoke")(revoke(container, epoch, reason))
+    }),
+    newName: containers.newName
+  }
+}
 
 const isNamespace = (value: unknown): value is DurableObjectNamespace =>
   typeof value === "object" && value !== null &&

@@ -10,6 +10,7 @@ import { ContainerStartFailed } from "../Errors.js"
 import type { ReleaseResult } from "../Protocol.js"
 import { Assignment } from "./Assignment.js"
 import type { StorageError } from "./errors.js"
+import { Fencing } from "./Fencing.js"
 import { Holds } from "./Holds.js"
 import { Lifecycle } from "./Lifecycle.js"
 import { cacheGrantMs, isCurrentBinding, releaseOutcome, retryDelay, toStats, totalContainers, warmupCount } from "./policy.js"
@@ -29,12 +30,13 @@ export const make = Effect.gen(function*() {
   const alarm = yield* PoolAlarm
   const assignment = yield* Assignment
   const holds = yield* Holds
+  const fencing = yield* Fencing
   const now = Clock.currentTimeMillis
 
   const release = (sessionId: string) =>
     Effect.gen(function*() {
       const { config } = yield* settings.get
-      const released = yield* store.exclusive(Effect.gen(function*() {
+      const decided = yield* store.exclusive(Effect.gen(function*() {
         const lease = yield* store.lease(sessionId)
         if (lease === undefined) return undefined
         const at = yield* now
@@ -43,13 +45,18 @@ export const make = Effect.gen(function*() {
         const outcome = isCurrentBinding(lease, config)
           ? releaseOutcome(yield* store.counts, lease, at, config, holders)
           : "stopped"
-        if (outcome === "warm") yield* store.returnToWarm(lease.container, at + config.healthCheckInterval)
-        else yield* store.markStopping(lease.container)
-        return { container: lease.container, outcome }
+        if (outcome === "stopped") yield* store.markStopping(lease.container)
+        return { lease, outcome, at }
       }))
-      if (released === undefined) return { released: false, outcome: "unknown-session" } as ReleaseResult
-      if (released.outcome === "stopped") yield* lifecycle.stop(released.container)
-      return { released: true, outcome: released.outcome } as ReleaseResult
+      if (decided === undefined) return { released: false, outcome: "unknown-session" } as ReleaseResult
+      const { at, lease } = decided
+      // A fenced container rejoins the warm set only once it revoked this lease; one that does not answer stops.
+      const outcome = decided.outcome === "warm"
+        ? yield* fencing.returnToWarm(lease, at + config.healthCheckInterval)
+        : decided.outcome
+      if (outcome === "gone") return { released: false, outcome: "unknown-session" } as ReleaseResult
+      if (outcome === "stopped") yield* lifecycle.stop(lease.container, "released")
+      return { released: true, outcome } as ReleaseResult
     })
 
   /** A pure read: it starts nothing and arms nothing. */
@@ -88,7 +95,7 @@ export const make = Effect.gen(function*() {
     // the stops of every held container all run at once, each bounded: shutdown settles within one stop bound.
     yield* Effect.all([
       lifecycle.interruptBackground,
-      Effect.forEach(names, lifecycle.stop, { concurrency: "unbounded", discard: true })
+      Effect.forEach(names, (name) => lifecycle.stop(name, "shut-down"), { concurrency: "unbounded", discard: true })
     ], { concurrency: "unbounded", discard: true })
     // A stop that failed stays tracked as stopping: the alarm stays armed to retry it.
     if (totalContainers(yield* store.counts) === 0) yield* alarm.clear
@@ -103,7 +110,7 @@ export const make = Effect.gen(function*() {
       if (slot === undefined || (yield* lifecycle.isInFlight(slot.container))) return false
       if (slot.state !== "warm" && slot.state !== "acquired") return false
       yield* store.markStopping(slot.container)
-      yield* lifecycle.inBackground(lifecycle.stop(slot.container))
+      yield* lifecycle.inBackground(lifecycle.stop(slot.container, "dead"))
       if (!(yield* record.shutDown)) yield* warmSet.refillInBackground
       return true
     })
@@ -114,6 +121,7 @@ export const make = Effect.gen(function*() {
     hold: holds.hold,
     releaseHold: holds.releaseHold,
     renewHold: holds.renewHold,
+    grant: fencing.grant,
     release,
     stats,
     warmup,

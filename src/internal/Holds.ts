@@ -10,6 +10,7 @@ import { PoolUnavailable } from "../Errors.js"
 import type { HoldReleased } from "../Protocol.js"
 import type { AssignmentError } from "./Assignment.js"
 import { Assignment } from "./Assignment.js"
+import { Fencing } from "./Fencing.js"
 import { holdAttempts, holderDeadline, holdLeave } from "./holdPolicy.js"
 import { Lifecycle } from "./Lifecycle.js"
 import { isCurrentBinding, releaseOutcome } from "./policy.js"
@@ -21,6 +22,7 @@ export const make = Effect.gen(function*() {
   const settings = yield* PoolSettings
   const lifecycle = yield* Lifecycle
   const assignment = yield* Assignment
+  const fencing = yield* Fencing
   const now = Clock.currentTimeMillis
 
   /**
@@ -52,12 +54,19 @@ export const make = Effect.gen(function*() {
         const { lease, liveHoldersLeft } = removed
         if (holdLeave(liveHoldersLeft, lease) === "kept") return { outcome: "kept", liveHoldersLeft } as const
         const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, config) : "stopped"
-        if (outcome === "warm") yield* store.returnToWarm(lease.container, at + config.healthCheckInterval)
-        else yield* store.markStopping(lease.container)
-        return { outcome, liveHoldersLeft: 0, container: lease.container } as const
+        if (outcome === "stopped") yield* store.markStopping(lease.container)
+        return { outcome, liveHoldersLeft: 0, lease, at } as const
       }))
-      if (left.outcome === "stopped") yield* lifecycle.stop(left.container)
-      return { outcome: left.outcome, holdersLeft: left.liveHoldersLeft } satisfies HoldReleased
+      if (left.outcome === "kept" || left.outcome === "not-held") {
+        return { outcome: left.outcome, holdersLeft: left.liveHoldersLeft } satisfies HoldReleased
+      }
+      // As in a release: a fenced container rejoins the warm set only once it revoked the lease.
+      const { at, lease } = left
+      const outcome = left.outcome === "warm"
+        ? yield* fencing.returnToWarm(lease, at + config.healthCheckInterval)
+        : left.outcome
+      if (outcome === "stopped") yield* lifecycle.stop(lease.container, "released")
+      return { outcome: outcome === "gone" ? "not-held" : outcome, holdersLeft: 0 } satisfies HoldReleased
     })
 
   /** A live holder renews itself (see `holdPolicy.holdRenewalMs`); false when its lease no longer has it. */

@@ -9,6 +9,7 @@ import type { InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
 import { ContainerStartFailed } from "../Errors.js"
 import type { StorageError } from "./errors.js"
 import { ContainerCallFailed } from "./errors.js"
+import type { StopReason } from "./fence.js"
 import { PoolSettings } from "./PoolSettings.js"
 import type { NewSlot } from "./PoolStore.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
@@ -41,11 +42,12 @@ export interface LifecycleService {
   ) => Effect.Effect<void, ContainerStartFailed | StorageError | Unconfigured>
   /**
    * Destroys a `stopping` container and forgets it, within `limits.stopTimeoutMs`; a destroy that fails or
-   * does not answer leaves it `stopping` (still counted against the cap) for the tick to retry.
+   * does not answer leaves it `stopping` (still counted against the cap) for the tick to retry. A
+   * `PooledContainer` is told `reason`, and refuses every request from then on (see `fence.ts`).
    */
-  readonly stop: (container: string) => Effect.Effect<void, StorageError | Unconfigured>
+  readonly stop: (container: string, reason?: StopReason) => Effect.Effect<void, StorageError | Unconfigured>
   /** Takes a container out of service for good: its slot goes stopping, then away. */
-  readonly retire: (container: string) => Effect.Effect<void, StorageError | Unconfigured>
+  readonly retire: (container: string, reason?: StopReason) => Effect.Effect<void, StorageError | Unconfigured>
   readonly isInFlight: (container: string) => Effect.Effect<boolean>
   readonly inBackground: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
   /** Interrupts background work; interrupted launches stop what they began. */
@@ -78,17 +80,18 @@ export const make = Effect.gen(function*() {
     Effect.acquireUseRelease(enter(container), () => effect, () => leave(container))
 
   // A container is stopped in the binding it was started in, read from its slot (one indexed row).
-  const stop = (container: string) =>
+  const stop = (container: string, reason: StopReason = "stopped") =>
     Effect.flatMap(store.slot(container), (slot) =>
       Effect.flatMap(settings.containersFor(slot?.binding), (c) =>
-        c.destroy(container).pipe(
+        c.destroy(container, reason).pipe(
           Effect.matchEffect({
             onFailure: (error) => Effect.logWarning(`warm pool: ${error.message}; retrying on the next tick`),
             onSuccess: () => store.remove(container)
           })
         ))).pipe(tracked(container))
 
-  const retire = (container: string) => Effect.zipRight(store.markStopping(container), stop(container))
+  const retire = (container: string, reason?: StopReason) =>
+    Effect.zipRight(store.markStopping(container), stop(container, reason))
 
   /**
    * One start attempt, bounded by `startupTimeout`; a failed attempt destroys what it began (a bounded call),

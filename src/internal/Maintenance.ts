@@ -57,7 +57,7 @@ export const make = Effect.gen(function*() {
       const lapsed = due.filter((slot) => slot.expiresAt !== null && slot.expiresAt <= at)
       const expired = yield* Effect.filter(lapsed, (slot) => store.expireLease(slot.container, at))
       const names = expired.map((slot) => slot.container)
-      yield* Effect.forEach(names, lifecycle.stop, { ...inParallel, discard: true })
+      yield* Effect.forEach(names, (name) => lifecycle.stop(name, "expired"), { ...inParallel, discard: true })
       return names
     })
 
@@ -89,7 +89,7 @@ export const make = Effect.gen(function*() {
         }
       }
       const stopped = [...toStop, ...stopping.map((slot) => slot.container)]
-      yield* Effect.forEach(stopped, lifecycle.stop, { ...inParallel, discard: true })
+      yield* Effect.forEach(stopped, (name) => lifecycle.stop(name), { ...inParallel, discard: true })
       return { adopted: starting.length - toStop.length, stopped: stopped.length }
     })
 
@@ -115,7 +115,7 @@ export const make = Effect.gen(function*() {
       const outcomes = yield* Effect.forEach(due, (slot) =>
         Effect.tap(outcome(slot), (decided) =>
           decided === "drop"
-            ? lifecycle.retire(slot.container)
+            ? lifecycle.retire(slot.container, stale(slot) ? "retired" : "dead")
             : decided === "keep"
             ? Effect.zipRight(keepAlive(slot), store.scheduleCheck(slot.container, at + config.healthCheckInterval))
             : Effect.void), inParallel)

@@ -26,7 +26,7 @@ export interface SqlStorageLike {
 }
 
 const SLOT = `container, state, session_id, expires_at, check_due_at, binding`
-const LEASE = `session_id, container, expires_at, cached_until, binding, sliding`
+const LEASE = `session_id, container, expires_at, cached_until, binding, sliding, fence`
 
 interface SlotRow extends Record<string, SqlValue> {
   container: string
@@ -44,6 +44,7 @@ export interface LeaseRow extends Record<string, SqlValue> {
   cached_until: number
   binding: string | null
   sliding: number
+  fence: number
 }
 
 /** A row written before bindings were recorded has none: it belongs to the pool's current binding. */
@@ -65,7 +66,8 @@ export const toLease = (row: LeaseRow): Lease => ({
   expiresAt: row.expires_at,
   cachedUntil: row.cached_until,
   ...bindingOf(row),
-  sliding: row.sliding === 1
+  sliding: row.sliding === 1,
+  fence: row.fence
 })
 
 /** 1 when the use marks the lease sliding (plain use, the default), 0 for a scoped hold's. */
@@ -174,7 +176,8 @@ const leaseStatements = (q: Sql) => ({
         )
       if (row === undefined) return undefined
       q.run(
-        `UPDATE wp_slots SET state = 'acquired', session_id = ?, expires_at = ?, cached_until = ?, sliding = ? WHERE container = ?`,
+        `UPDATE wp_slots SET state = 'acquired', session_id = ?, expires_at = ?, cached_until = ?, sliding = ?, fence = fence + 1
+         WHERE container = ?`,
         sessionId,
         terms.expiresAt,
         terms.cachedUntil,
@@ -191,7 +194,8 @@ const leaseStatements = (q: Sql) => ({
         return false
       }
       q.run(
-        `UPDATE wp_slots SET state = 'acquired', expires_at = ?, cached_until = ?, sliding = ?, check_due_at = ? WHERE container = ?`,
+        `UPDATE wp_slots SET state = 'acquired', expires_at = ?, cached_until = ?, sliding = ?, check_due_at = ?, fence = fence + 1
+         WHERE container = ?`,
         terms.expiresAt,
         terms.cachedUntil,
         slidingOf(terms),
@@ -203,8 +207,8 @@ const leaseStatements = (q: Sql) => ({
   returnToWarm: (container: string, checkDueAt: number) =>
     q.atomic("return slot to the warm set", () =>
       q.run(
-        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, sliding = 0, check_due_at = ?, failed_checks = 0
-         WHERE container = ? AND state = 'acquired'`,
+        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, sliding = 0, check_due_at = ?,
+         failed_checks = 0, fence = fence + 1 WHERE container = ? AND state = 'acquired'`,
         checkDueAt,
         container
       ) > 0),

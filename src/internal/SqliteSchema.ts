@@ -29,7 +29,8 @@ export const schema = [
     cached_until INTEGER NOT NULL DEFAULT 0,
     check_due_at INTEGER,
     binding TEXT,
-    failed_checks INTEGER NOT NULL DEFAULT 0
+    failed_checks INTEGER NOT NULL DEFAULT 0,
+    fence INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID`,
   // Each index is partial, so a transition writes only the index entries it really changes.
   `CREATE UNIQUE INDEX IF NOT EXISTS wp_leases ON wp_slots (session_id) WHERE state = 'acquired'`,
@@ -69,12 +70,14 @@ export const schema = [
  * no extra row. `binding`: the container binding the slot's container was started in (NULL on rows from
  * before it was recorded: the pool's current binding). `failed_checks`: health checks of a leased container
  * that failed in a row without an answer. `sliding`: 1 once plain `getContainer` used the lease (holders
- * leaving never end it).
+ * leaving never end it). `fence`: the slot's lease epoch, bumped as each lease starts and as a released one
+ * returns to the warm set: the token of the current lease (see `fence.ts`).
  */
 const addedColumns: ReadonlyArray<readonly [name: string, definition: string]> = [
   ["binding", "TEXT"],
   ["failed_checks", "INTEGER NOT NULL DEFAULT 0"],
-  ["sliding", "INTEGER NOT NULL DEFAULT 0"]
+  ["sliding", "INTEGER NOT NULL DEFAULT 0"],
+  ["fence", "INTEGER NOT NULL DEFAULT 0"]
 ]
 
 const hasColumn = (storage: SqlStorageLike, column: string): boolean => {

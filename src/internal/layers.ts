@@ -6,6 +6,7 @@ import { Layer } from "effect"
 import { Assignment } from "./Assignment.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import { Engine } from "./Engine.js"
+import { Fencing } from "./Fencing.js"
 import { Holds } from "./Holds.js"
 import { Lifecycle } from "./Lifecycle.js"
 import { Maintenance } from "./Maintenance.js"
@@ -18,6 +19,7 @@ import { WarmSet } from "./WarmSet.js"
 export const pool = Layer.mergeAll(Engine.layer, Maintenance.layer).pipe(
   Layer.provideMerge(Holds.layer),
   Layer.provideMerge(Assignment.layer),
+  Layer.provideMerge(Fencing.layer),
   Layer.provideMerge(WarmSet.layer),
   Layer.provideMerge(Lifecycle.layer),
   Layer.provideMerge(PoolSettings.layer)

@@ -46,6 +46,8 @@ export interface Lease {
    * and scoped holders leaving never end it (see `holdReleaseOutcome`).
    */
   readonly sliding?: boolean
+  /** The lease's epoch: its token, which the container checks on every request (see `fence.ts`). */
+  readonly fence?: number
 }
 
 /**
@@ -218,6 +220,8 @@ export const limits = {
   stopTimeoutMs: 10_000,
   /** Longest wait for a warm container's `renewActivityTimeout()`. */
   keepAliveTimeoutMs: 5_000,
+  /** Longest wait for a `PooledContainer` to revoke a released lease; no answer stops the container instead. */
+  revokeTimeoutMs: 5_000,
   /** Longest backoff between two start attempts: the 5 s cap plus 20 % jitter. */
   startBackoffMaxMs: 6_000,
   /**
@@ -236,8 +240,8 @@ export const startBudgetMs = (config: Pick<WarmPoolConfig, "startRetries" | "sta
 
 /** How long each operation may take, storage aside, even when a container never answers. */
 export const settleBounds = {
-  /** A release stops at most one container. */
-  releaseMs: limits.stopTimeoutMs,
+  /** A release revokes its lease (returning the container to the warm set) or stops it, or both if the revoke fails. */
+  releaseMs: limits.revokeTimeoutMs + limits.stopTimeoutMs,
   /** Shutdown stops every container in parallel, and interrupted launches stop theirs at the same time. */
   shutdownMs: limits.stopTimeoutMs,
   /** The tick's work budget, plus the stops of the launches it interrupts at the end of it. */

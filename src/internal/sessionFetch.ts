@@ -3,14 +3,15 @@
  * container and holds the session's lease until the response body has been fully sent or cancelled.
  *
  * Two seams, kept apart on purpose: `holdStub` resolves the stub (and takes the hold), `send` sends
- * the request. `sendHeld` joins them: a retry that must re-resolve after the container refused the
- * request (the fence's `410`, added separately) belongs there, around both.
+ * the request. `sendHeld` joins them, with the fence's re-resolve-and-retry around both (`fenceRetry`).
  */
 import type { Scope } from "effect"
 import { Effect, Exit, Scope as Scopes } from "effect"
+import type { ContainerFenced } from "../Errors.js"
 import { ContainerRequestFailed, type WarmPoolError } from "../Errors.js"
-import { holdUntilBodyDone } from "./heldResponse.js"
 import { reasonOf } from "./errors.js"
+import { sendThroughFence } from "./fenceRetry.js"
+import { holdUntilBodyDone } from "./heldResponse.js"
 
 /** Anything a request can be sent through: a container's stub. */
 export interface Fetcher {
@@ -20,6 +21,8 @@ export interface Fetcher {
 export interface SessionFetchParts<S extends Fetcher> {
   /** Resolves the session's stub, holding its lease until the scope closes (`acquire`). */
   readonly holdStub: (sessionId: string) => Effect.Effect<S, WarmPoolError, Scope.Scope>
+  /** Drops the session's sticky cache entry: its lease has ended, as a fence's `410` said. */
+  readonly invalidate: (sessionId: string) => Effect.Effect<void>
   /** Runs the closing of a hold once the body is done, outside the request's fiber (kept alive by `waitUntil`). */
   readonly inBackground: (effect: Effect.Effect<void>) => void
 }
@@ -32,11 +35,23 @@ export const send = (stub: Fetcher, request: Request): Effect.Effect<Response, C
   })
 
 export const makeSessionFetch = <S extends Fetcher>(parts: SessionFetchParts<S>) => {
-  /** Resolve, then send, within the hold's scope. The fence's re-resolve-and-retry wraps this. */
+  /**
+   * Resolve, then send, within the hold's scope. A fence's `410` (the lease ended under the hold) resolves once
+   * more, taking a new hold in the same scope, and resends a replayable request (see `fenceRetry`).
+   */
   const sendHeld = (sessionId: string, request: Request) =>
-    Effect.flatMap(parts.holdStub(sessionId), (stub) => send(stub, request))
+    sendThroughFence({
+      sessionId,
+      request,
+      resolve: parts.holdStub(sessionId),
+      invalidate: parts.invalidate(sessionId),
+      send
+    })
 
-  return (sessionId: string, request: Request): Effect.Effect<Response, WarmPoolError | ContainerRequestFailed> =>
+  return (
+    sessionId: string,
+    request: Request
+  ): Effect.Effect<Response, WarmPoolError | ContainerRequestFailed | ContainerFenced> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         const scope = yield* Scopes.make()

@@ -4,7 +4,7 @@
  */
 import { env as testEnv, runInDurableObject, SELF } from "cloudflare:test"
 import type { WarmPool, WarmPoolHandle, WarmPoolOptions } from "cf-container-warm-pool"
-import { createWarmPool, PoolExhausted } from "cf-container-warm-pool"
+import { createWarmPool, fencedReason, PooledContainer, PoolExhausted } from "cf-container-warm-pool"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import type { Env, SessionContainer } from "../../example/src/index.js"
 import type { TickReport } from "../../src/internal/Maintenance.js"
@@ -241,5 +241,118 @@ describe("real containers", () => {
     expect((await pool.shutdown()).stopped).toBe(tracked.length)
     expect(await eventually(() => running(tracked.map((slot) => dockerIdOf(slot.container))), (rows) => rows.length === 0))
       .toEqual([])
+  })
+})
+
+describe("the fence on real containers: a stub kept past its lease gets 410 and starts nothing", () => {
+  type Stub = { readonly id: DurableObjectId; fetch(input: string): Promise<Response> }
+  const runningIds = async () =>
+    (await docker.ps()).filter((row) => row.state === "running").map((row) => row.id).sort()
+
+  /**
+   * Once the old container is gone from Docker, a request through the kept stub is refused with `reason`, and
+   * Docker runs exactly what it ran before: the old container's Durable Object started nothing.
+   */
+  const expectStaleStubRefused = async (kept: Stub, reason: string) => {
+    const doId = kept.id.toString()
+    expect(await eventually(() => running([doId]), (rows) => rows.length === 0)).toEqual([])
+    const before = await runningIds()
+    const response = await kept.fetch("http://container/")
+    expect(response.status).toBe(410)
+    expect(fencedReason(response)).toBe(reason)
+    expect(await response.json()).toMatchObject({ reason })
+    expect(await running([doId]), "the old container did not start again").toEqual([])
+    expect(await runningIds(), "no container started anywhere").toEqual(before)
+  }
+
+  /** Makes every slot's check due and runs ticks until `accept` holds for a report. */
+  const tickUntil = (pool: TestPool, accept: (report: TickReport) => boolean) =>
+    eventually(async () => {
+      await runInDurableObject(pool.stub, (_i, state) => void state.storage.sql.exec(`UPDATE wp_slots SET check_due_at = 0 WHERE check_due_at IS NOT NULL`))
+      return pool.tick()
+    }, accept, 30)
+
+  it("after a release that stops the container", async () => {
+    const { pool, settled } = newPool({ minContainers: 0, maxContainers: 2 })
+    const kept = await pool.getContainer("a")
+    await ask(kept)
+    expect(await pool.releaseContainer("a")).toEqual({ released: true, outcome: "stopped" })
+    await settled()
+    await expectStaleStubRefused(kept, "released")
+  })
+
+  it("after the lease expires", async () => {
+    const test = newPool({ minContainers: 0, maxContainers: 2, stickyCacheSize: 0 })
+    const kept = await test.pool.getContainer("a")
+    await ask(kept)
+    await runInDurableObject(test.stub, (_i, state) => void state.storage.sql.exec(`UPDATE wp_slots SET expires_at = 1`))
+    expect((await tickUntil(test, (report) => report.expired === 1)).expired).toBe(1)
+    await test.settled()
+    await expectStaleStubRefused(kept, "expired")
+  })
+
+  it("after a shutdown", async () => {
+    const { pool, settled } = newPool({ minContainers: 1, maxContainers: 3 })
+    const kept = await pool.getContainer("a")
+    await ask(kept)
+    await settled() // the refill is warm: the shutdown stops running containers only
+    expect((await pool.shutdown()).stopped).toBe(2)
+    await expectStaleStubRefused(kept, "shut-down")
+  })
+
+  it("after docker kill and the health check's drop", async () => {
+    const test = newPool({ minContainers: 0, maxContainers: 2, stickyCacheSize: 0 })
+    const kept = await test.pool.getContainer("victim")
+    const victim = await ask(kept)
+    await docker.kill(victim.hostname)
+    expect((await tickUntil(test, (report) => report.dead === 1)).dead).toBe(1)
+    await test.settled()
+    await expectStaleStubRefused(kept, "dead")
+  })
+
+  it("the container's own requests need no token, and start nothing once the pool stopped it", async () => {
+    const { pool, settled } = newPool({ minContainers: 0, maxContainers: 2 })
+    const kept = await pool.getContainer("a")
+    await ask(kept)
+    const own = () =>
+      runInDurableObject(env.CONTAINER.get(kept.id), async (instance: SessionContainer) => {
+        const response = await PooledContainer.ownContainerFetch(instance, "http://container/")
+        return { status: response.status, body: await response.json<{ requests?: number; reason?: string }>() }
+      })
+    expect(await own()).toMatchObject({ status: 200, body: { requests: 2 } })
+    expect(await pool.releaseContainer("a")).toMatchObject({ outcome: "stopped" })
+    await settled()
+    expect(await eventually(() => running([kept.id.toString()]), (rows) => rows.length === 0)).toEqual([])
+    expect(await own()).toMatchObject({ status: 410, body: { reason: "released" } })
+    expect(await running([kept.id.toString()])).toEqual([])
+  })
+
+  it("the example's /direct route, bench:e2e's baseline, reaches the session's container with its lease token", async () => {
+    const viaPool = await SELF.fetch("http://example/session/direct-check/")
+    expect(viaPool.status).toBe(200)
+    const first = await viaPool.json<ContainerInfo>()
+    const direct = await SELF.fetch("http://example/direct/session/direct-check/")
+    expect(direct.status).toBe(200)
+    expect(await direct.json()).toMatchObject({ hostname: first.hostname, requests: first.requests + 1 })
+    // The example pool's refill finishes starting first: a start cut short by a stop is not what this test is about.
+    const examplePool = env.WARM_POOL.get(env.WARM_POOL.idFromName("example"))
+    await runInDurableObject(examplePool, (instance: WarmPool) => instance[testHooks].settled())
+    await SELF.fetch("http://example/session/direct-check/release", { method: "POST" })
+  })
+
+  it("cache off, reuse on: A's stub gets 410 once B holds the container, and B's request counter is unchanged", async () => {
+    const { pool } = newPool({ minContainers: 1, maxContainers: 1, stickyCacheSize: 0 })
+    const a = await pool.getContainer("a")
+    const first = await ask(a)
+    expect(await pool.releaseContainer("a")).toEqual({ released: true, outcome: "warm" })
+    const b = await pool.getContainer("b")
+    const before = await ask(b)
+    expect(before.hostname, "B reuses A's container").toBe(first.hostname)
+    const stale = await a.fetch("http://container/")
+    expect(stale.status).toBe(410)
+    expect(await stale.json()).toMatchObject({ reason: "leased-again" })
+    const after = await ask(b)
+    expect(after.hostname).toBe(before.hostname)
+    expect(after.requests, "A's request never reached B's container").toBe(before.requests + 1)
   })
 })

@@ -8,6 +8,8 @@ import { defaults } from "../../src/Config.js"
 import { InvalidContainerBinding } from "../../src/Errors.js"
 import { ContainerDriver, type ContainerDriverService, type Containers } from "../../src/internal/ContainerDriver.js"
 import { ContainerCallFailed } from "../../src/internal/errors.js"
+import type { FenceRecord, StopReason, Verdict } from "../../src/internal/fence.js"
+import * as Fence from "../../src/internal/fence.js"
 import { memoryBackend, PoolAlarm } from "../../src/internal/PoolAlarm.js"
 import { PoolStore } from "../../src/internal/PoolStore.js"
 import { buildPool, poolUnderTest } from "./PoolUnderTest.js"
@@ -35,8 +37,20 @@ export interface FakeContainers {
     hangDestroys: boolean
     /** `renewActivityTimeout()` never answers. */
     hangKeepAlives: boolean
+    /** `warmPoolRevoke()` fails. */
+    revokeFails: boolean
+    /** `warmPoolRevoke()` never answers. */
+    hangRevokes: boolean
+    /** How long `warmPoolRevoke()` takes to answer (on the test clock). */
+    revokeDelay: Duration.Duration
   }
-  readonly calls: { starts: number; destroys: number; keepAlives: number; statusChecks: number }
+  readonly calls: { starts: number; destroys: number; keepAlives: number; statusChecks: number; revokes: number }
+  /** Each container's fence, as a `PooledContainer` keeps it (see `fence.ts`). */
+  readonly fences: Map<string, FenceRecord>
+  /** The reason of each container's last destroy, if it was given one. */
+  readonly stopReasons: Map<string, StopReason>
+  /** A request with `token` reaching the container's fence: admitted (and remembered) or refused. */
+  readonly request: (container: string, token: number | undefined) => Verdict
   /** Containers currently running. */
   readonly running: () => ReadonlyArray<string>
   readonly kill: (container: string) => void
@@ -53,9 +67,14 @@ export const makeFakeContainers = (prefix = "container"): FakeContainers => {
     statusDelay: Duration.zero,
     destroyFails: false,
     hangDestroys: false,
-    hangKeepAlives: false
+    hangKeepAlives: false,
+    revokeFails: false,
+    hangRevokes: false,
+    revokeDelay: Duration.zero
   }
-  const calls = { starts: 0, destroys: 0, keepAlives: 0, statusChecks: 0 }
+  const calls = { starts: 0, destroys: 0, keepAlives: 0, statusChecks: 0, revokes: 0 }
+  const fences = new Map<string, FenceRecord>()
+  const stopReasons = new Map<string, StopReason>()
   // Like a real container, destroy() also ends a start still under way: the start never reports ready.
   const destroyedAt = new Map<string, number>()
   let destroyCount = 0
@@ -92,9 +111,26 @@ export const makeFakeContainers = (prefix = "container"): FakeContainers => {
         return behaviour.hangKeepAlives ? Effect.never : Effect.void
       }),
     newName: () => `${prefix}-${++named}`,
-    destroy: (container) =>
+    revoke: (container, epoch, reason) =>
+      Effect.suspend(() => {
+        calls.revokes++
+        if (behaviour.revokeFails) return fail(container, "warmPoolRevoke", "injected revoke failure")
+        if (behaviour.hangRevokes) return Effect.never
+        const apply = Effect.sync(() => {
+          const next = Fence.revoke(fences.get(container), epoch, reason)
+          if (next !== undefined) fences.set(container, next)
+          return "revoked" as const
+        })
+        return Duration.isZero(behaviour.revokeDelay) ? apply : Effect.delay(apply, behaviour.revokeDelay)
+      }),
+    destroy: (container, reason) =>
       Effect.suspend(() => {
         calls.destroys++
+        if (reason !== undefined) {
+          // Like PooledContainer: the fence closes first, whatever becomes of the destroy.
+          stopReasons.set(container, reason)
+          fences.set(container, Fence.stop(fences.get(container), reason))
+        }
         if (behaviour.destroyFails) return fail(container, "destroy", "injected destroy failure")
         if (behaviour.hangDestroys) return Effect.never
         destroyedAt.set(container, destroyCount++)
@@ -107,6 +143,13 @@ export const makeFakeContainers = (prefix = "container"): FakeContainers => {
     status,
     behaviour,
     calls,
+    fences,
+    stopReasons,
+    request: (container, token) => {
+      const verdict = Fence.admit(fences.get(container), token)
+      if (verdict.admitted && verdict.record !== undefined) fences.set(container, verdict.record)
+      return verdict
+    },
     running: () => [...status].filter(([, s]) => s === "healthy").map(([name]) => name),
     kill: (container) => void status.set(container, "stopped_with_code")
   }

@@ -13,7 +13,9 @@ export const countingNamespace = <N extends DurableObjectNamespace<any>>(namespa
     new Proxy(stub, {
       get(target, property) {
         const value: unknown = Reflect.get(target, property)
-        if (typeof property !== "string" || typeof value !== "function" || property === "fetch") return value
+        if (typeof property !== "string" || typeof value !== "function") return value
+        // Not counted: a request, not an RPC; bound, as a native method needs its own stub as `this`.
+        if (property === "fetch") return (value as Function).bind(target)
         return (...args: Array<unknown>) => {
           // Reflect.apply: `.apply` on an RPC method would itself be an RPC path.
           const result = Promise.resolve(Reflect.apply(value as Function, target, args))

@@ -63,10 +63,28 @@ export const storeContract = (
         expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 1 })
         expect(await run(store.assignWarm("s1", terms(500)))).toBe(a)
         expect(await run(store.assignWarm("s2", terms(500)))).toBeUndefined()
-        expect(await run(store.lease("s1"))).toEqual({ sessionId: "s1", container: a, expiresAt: 500, cachedUntil: 0, sliding: true })
+        expect(await run(store.lease("s1"))).toEqual({
+          sessionId: "s1",
+          container: a,
+          expiresAt: 500,
+          cachedUntil: 0,
+          sliding: true,
+          fence: 1
+        })
         expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 0, acquired: 1 })
         expect(b).toBeDefined()
         await expectCountsConsistent(store)
+      }))
+
+    it("bumps a slot's lease epoch as each lease starts and as a released one returns to the warm set", () =>
+      withStore(async ({ store }) => {
+        const [cold] = await leased(store, ["cold"])
+        expect((await run(store.lease("cold")))?.fence, "a bound cold start is the first lease").toBe(1)
+        expect(await run(store.renewLease("cold", cold!, terms(50)))).toBe(true)
+        expect((await run(store.lease("cold")))?.fence, "a renewal keeps the lease's epoch").toBe(1)
+        expect(await run(store.returnToWarm(cold!, 0))).toBe(true)
+        expect(await run(store.assignWarm("next", terms(50)))).toBe(cold)
+        expect((await run(store.lease("next")))?.fence, "released at 2, leased again at 3").toBe(3)
       }))
 
     it("does not assign a second container to a session that holds one", () =>

@@ -16,7 +16,7 @@ storeContract("SQLite on sql.js", async (body) => {
 })
 
 describe("migrate", () => {
-  it("adds the binding column to a wp_slots table created before it, keeping its rows", async () => {
+  it("adds the binding and fence columns to a wp_slots table created before it, keeping its rows", async () => {
     const storage = makeSqlJsStorageSync()
     try {
       storage.sql.exec(`CREATE TABLE wp_slots (
@@ -30,6 +30,12 @@ describe("migrate", () => {
       await Effect.runPromise(store.reserve([{ container: "new", state: "warming", sessionId: null, binding: "B" }]))
       expect(await Effect.runPromise(store.slot("old"))).not.toHaveProperty("binding")
       expect(await Effect.runPromise(store.slot("new"))).toMatchObject({ binding: "B" })
+      // The lease epoch column: a lease leased before it existed starts from 0 and is bumped like any other.
+      storage.sql.exec(`INSERT INTO wp_slots (container, state, session_id, expires_at) VALUES ('held', 'acquired', 's', 99)`)
+      expect(await Effect.runPromise(store.lease("s"))).toMatchObject({ container: "held", fence: 0 })
+      expect(await Effect.runPromise(store.returnToWarm("held", 0))).toBe(true)
+      expect(await Effect.runPromise(store.assignWarm("t", { expiresAt: 99, cachedUntil: 0 }))).toBe("held")
+      expect(await Effect.runPromise(store.lease("t"))).toMatchObject({ fence: 2 })
     } finally {
       storage.close()
     }

@@ -34,8 +34,12 @@ const stats = {
 
 /** A well-formed success of each method, as the pool encodes it. */
 const successes: Record<MethodName, ReadonlyArray<unknown>> = {
-  getContainer: [{ container: "c-1", cacheForMs: 15_000 }, { container: "c-1", cacheForMs: 0 }],
-  renewLease: [null, { container: "c-1", cacheForMs: 15_000 }],
+  getContainer: [
+    { container: "c-1", cacheForMs: 15_000 },
+    { container: "c-1", cacheForMs: 0 },
+    { container: "c-1", cacheForMs: 0, fence: 3 }
+  ],
+  renewLease: [null, { container: "c-1", cacheForMs: 15_000 }, { container: "c-1", cacheForMs: 15_000, fence: 1 }],
   releaseContainer: [
     { released: true, outcome: "warm" },
     { released: true, outcome: "stopped" },
@@ -65,9 +69,17 @@ const misshapen: Record<MethodName, ReadonlyArray<unknown>> = {
     { container: "c-1", cacheForMs: -1 },
     { container: "c-1", cacheForMs: 1.5 },
     { container: 42, cacheForMs: 1 },
-    { container: "c-1" }
+    { container: "c-1" },
+    { container: "c-1", cacheForMs: 1, fence: -1 },
+    { container: "c-1", cacheForMs: 1, fence: "3" }
   ],
-  renewLease: [{}, undefined, { container: "", cacheForMs: 1 }, { container: "c-1", cacheForMs: -1 }],
+  renewLease: [
+    {},
+    undefined,
+    { container: "", cacheForMs: 1 },
+    { container: "c-1", cacheForMs: -1 },
+    { container: "c-1", cacheForMs: 1, fence: 0.5 }
+  ],
   releaseContainer: [{}, { released: true, outcome: "lost" }, { released: "yes", outcome: "warm" }],
   hold: [{}, undefined, { container: "" }, { container: 42 }],
   renewHold: ["true", 1, null],

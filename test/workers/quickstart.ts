@@ -1,9 +1,8 @@
-import { Container } from "@cloudflare/containers"
-import { createWarmPool, WarmPool } from "cf-container-warm-pool"
+import { createWarmPool, PooledContainer, WarmPool } from "cf-container-warm-pool"
 
 export { WarmPool }
 
-export class MyContainer extends Container {
+export class MyContainer extends PooledContainer {
   defaultPort = 8080
   sleepAfter = "10m"
 }
