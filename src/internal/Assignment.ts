@@ -86,7 +86,10 @@ export const make = Effect.gen(function*() {
       if (container === undefined && (yield* record.shutDown)) {
         return yield* new ContainerStartFailed({ attempts: 0, reason: "the pool was shut down while this call waited" })
       }
-      if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
+      if (container === undefined) {
+        yield* record.recordRefusal
+        return yield* Effect.fail(exhausted(yield* store.counts, config))
+      }
       yield* lifecycle.launch(
         container,
         Effect.flatMap(now, (t) => store.bind(container, leaseTerms(t, grantMs, config, sliding), t + config.healthCheckInterval))

@@ -62,7 +62,8 @@ export const make = Effect.gen(function*() {
   /** A pure read: it starts nothing and arms nothing. */
   const stats = Effect.gen(function*() {
     const { config } = yield* settings.get
-    return toStats(yield* store.counts, yield* record.startFailures, config)
+    const { startFailures, ...metrics } = yield* record.metrics
+    return { ...toStats(yield* store.counts, startFailures, config), ...metrics }
   })
 
   const warmup = (count: number | undefined) =>

@@ -13,6 +13,7 @@ import type { StopReason } from "./fence.js"
 import { PoolSettings } from "./PoolSettings.js"
 import type { NewSlot } from "./PoolStore.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
+import { classifyStartFailure } from "./SqliteMetrics.js"
 
 /** The pool has no config yet, or its container binding does not resolve. */
 type Unconfigured = PoolUnavailable | InvalidContainerBinding
@@ -109,7 +110,7 @@ export const make = Effect.gen(function*() {
               reason: `not ready within startupTimeout (${config.startupTimeout} ms)`
             })
         }),
-        Effect.tapError(() => record.recordStartFailure),
+        Effect.tapError((error) => record.recordStartFailure(classifyStartFailure(error.reason))),
         Effect.onExit((exit) =>
           Exit.isSuccess(exit)
             ? Ref.set(residue, "started")

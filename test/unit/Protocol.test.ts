@@ -29,7 +29,11 @@ const stats = {
   config: defaults,
   stopping: 0,
   sessions: 2,
-  startFailures: 4
+  startFailures: 4,
+  newSessions: { warm: 5, cold: 1, refused: 0 },
+  starts: { succeeded: 6, failed: 4, failedBy: { timeout: 1, platformLimit: 2, other: 1 } },
+  startTimeMs: { median: 320, p95: 900, samples: 6 },
+  containerSeconds: { warmIdle: 12.5, leased: 3 }
 }
 
 /** A well-formed success of each method, as the pool encodes it. */
