@@ -10,6 +10,7 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import { MAX_CONTAINERS, WarmPoolConfig } from "./Config.js"
 import { InvalidArgument, InvalidConfig, PoolUnavailable, WarmPoolError } from "./Errors.js"
 import { validateHolderId } from "./HolderId.js"
+import { type InspectOptions, InspectResult, validateInspectOptions } from "./Inspect.js"
 import { validateSessionId } from "./SessionId.js"
 
 const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
@@ -203,6 +204,16 @@ export const methods = {
     name: "shutdown",
     decode: ([config]) => Effect.map(requireConfig(config), (raw) => ({ config: raw })),
     success: ShutdownResult
+  }),
+  /** A page of the pool's containers (see `Inspect.ts`). */
+  inspect: method<readonly [options: InspectOptions | undefined, config: WarmPoolConfig]>()({
+    name: "inspect",
+    decode: ([options, config]) =>
+      Effect.map(
+        Effect.all([validateInspectOptions(options), requireConfig(config)]),
+        ([page, raw]) => ({ ...page, config: raw })
+      ),
+    success: InspectResult
   }),
   /** A container's `onStop` notice (see `notifyContainerStopped`). */
   containerStopped: method<readonly [container: string]>()({

@@ -95,6 +95,11 @@ export class WarmPool extends DurableObject implements WarmPoolRpc {
     return this.#serve(methods.shutdown, args, ({ config }) => forCaller(config, (engine) => engine.shutdown))
   }
 
+  inspect(...args: Parameters<WarmPoolRpc["inspect"]>): Promise<Envelope> {
+    return this.#serve(methods.inspect, args, ({ config, cursor, limit }) =>
+      forCaller(config, (engine) => engine.inspect(limit, cursor)))
+  }
+
   /** Called by a container's `onStop` (see `notifyContainerStopped`): drops its slot at once. */
   containerStopped(...args: Parameters<WarmPoolRpc["containerStopped"]>): Promise<Envelope> {
     return this.#serve(methods.containerStopped, args, (container) =>

@@ -17,6 +17,8 @@ import { keepHolding } from "./internal/holdRenewal.js"
 import { makeSessionFetch } from "./internal/sessionFetch.js"
 import type { Grant, Method, PoolStats, ReleaseResult, ShutdownResult, WarmPoolRpc, WarmupResult } from "./Protocol.js"
 import { callPool, methods, validateWarmupCount } from "./Protocol.js"
+import type { InspectOptions, InspectResult } from "./Inspect.js"
+import { validateInspectOptions } from "./Inspect.js"
 import { validateSessionId } from "./SessionId.js"
 import type { StickyCache } from "./StickyCache.js"
 import * as StickyCaches from "./StickyCache.js"
@@ -49,6 +51,8 @@ export interface WarmPoolClientService<C extends Rpc.DurableObjectBranded | unde
   ) => Effect.Effect<Response, WarmPoolError | ContainerRequestFailed | ContainerFenced>
   readonly release: (sessionId: string) => Effect.Effect<ReleaseResult, WarmPoolError>
   readonly stats: Effect.Effect<PoolStats, WarmPoolError>
+  /** A page of the pool's containers: `limit` (1 to 500, default 50) after `cursor` (an earlier page's `nextCursor`). */
+  readonly inspect: (options?: InspectOptions) => Effect.Effect<InspectResult, WarmPoolError>
   /** Starts up to `count` more warm containers (default: up to `minContainers`); resolves once they are warm. */
   readonly warmup: (count?: number) => Effect.Effect<WarmupResult, WarmPoolError>
   readonly shutdown: Effect.Effect<ShutdownResult, WarmPoolError>
@@ -189,6 +193,8 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
       }),
       release,
       stats: call(methods.stats, (p) => p.stats(config)),
+      inspect: (options) =>
+        Effect.zipRight(validateInspectOptions(options), call(methods.inspect, (p) => p.inspect(options, config))),
       warmup: (count) => Effect.flatMap(validateWarmupCount(count), (n) => call(methods.warmup, (p) => p.warmup(n, config))),
       shutdown: call(methods.shutdown, (p) => p.shutdown(config))
     }

@@ -8,6 +8,7 @@ import { Clock, Context, Effect, Either, Layer } from "effect"
 import type { InvalidConfig, InvalidContainerBinding } from "../Errors.js"
 import { ContainerStartFailed } from "../Errors.js"
 import type { ReleaseResult } from "../Protocol.js"
+import { containerInfo } from "./inspect.js"
 import { Assignment } from "./Assignment.js"
 import type { StorageError } from "./errors.js"
 import { Fencing } from "./Fencing.js"
@@ -116,6 +117,18 @@ export const make = Effect.gen(function*() {
       return true
     })
 
+  /** A page of containers after `cursor`: reads `limit + 1` rows (the extra one says if more follow). */
+  const inspect = (limit: number, cursor: string | null) =>
+    Effect.gen(function*() {
+      const rows = yield* store.page(cursor, limit + 1)
+      const at = yield* now
+      const page = rows.slice(0, limit)
+      return {
+        containers: page.map((slot) => containerInfo(slot, at)),
+        nextCursor: rows.length > limit ? page[page.length - 1]!.container : null
+      }
+    })
+
   return {
     getContainer: assignment.getContainer,
     renewLease: assignment.renewLease,
@@ -125,6 +138,7 @@ export const make = Effect.gen(function*() {
     grant: fencing.grant,
     release,
     stats,
+    inspect,
     warmup,
     shutdown,
     containerStopped,
