@@ -5,7 +5,7 @@
  * runs the engine, and encodes the answer.
  */
 import { DurableObject } from "cloudflare:workers"
-import { Cause, Effect, Exit, ManagedRuntime } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import type { WarmPoolError } from "./Errors.js"
 import { Engine, forCaller } from "./internal/Engine.js"
 import { type StorageError, storageAsUnavailable } from "./internal/errors.js"
@@ -28,7 +28,15 @@ export class WarmPool extends DurableObject implements WarmPoolRpc {
 
   constructor(ctx: DurableObjectState, env: object) {
     super(ctx, env)
-    this.#runtime = ManagedRuntime.make(layers.durableObject(ctx.storage, env))
+    this.#runtime = ManagedRuntime.make(Layer.provideMerge(layers.durableObject(ctx.storage, env), this.telemetry(env)))
+  }
+
+  /**
+   * Where the pool's spans and logs go. Override it in a subclass to export them, e.g. with an
+   * `@effect/opentelemetry` layer; the default keeps Effect's own (spans go nowhere).
+   */
+  protected telemetry(_env: object): Layer.Layer<never> {
+    return Layer.empty
   }
 
   /** Decodes the arguments, runs the program and encodes its answer; storage failures and defects become `PoolUnavailable`. */
