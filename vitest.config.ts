@@ -92,7 +92,18 @@ export default defineConfig({
           }
         }
       }),
-      e2e
+      e2e,
+      {
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          // After the other projects: the e2e suite owns the example's containers while it runs.
+          sequence: { groupOrder: 1 },
+          testTimeout: 120_000,
+          hookTimeout: 300_000
+        }
+      }
     ]
   }
 })
