@@ -84,7 +84,8 @@ export default defineConfig({
                   WARM_POOL: { className: "WarmPool", useSQLite: true },
                   CONTAINER: { className: "StandInContainer", useSQLite: true },
                   FENCED: { className: "FencedStandIn", useSQLite: true },
-                  NOT_A_NAMESPACE_HOLDER: { className: "StandInContainer", useSQLite: true }
+                  NOT_A_NAMESPACE_HOLDER: { className: "StandInContainer", useSQLite: true },
+                  TRACED_POOL: { className: "TracedWarmPool", useSQLite: true }
                 },
                 bindings: { PLAIN_VALUE: "not a namespace" }
               }

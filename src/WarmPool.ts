@@ -28,14 +28,16 @@ export class WarmPool extends DurableObject implements WarmPoolRpc {
 
   constructor(ctx: DurableObjectState, env: object) {
     super(ctx, env)
-    this.#runtime = ManagedRuntime.make(Layer.provideMerge(layers.durableObject(ctx.storage, env), this.telemetry(env)))
+    const telemetry = (this.constructor as typeof WarmPool).telemetry(env)
+    this.#runtime = ManagedRuntime.make(Layer.provideMerge(layers.durableObject(ctx.storage, env), telemetry))
   }
 
   /**
    * Where the pool's spans and logs go. Override it in a subclass to export them, e.g. with an
-   * `@effect/opentelemetry` layer; the default keeps Effect's own (spans go nowhere).
+   * `@effect/opentelemetry` layer; the default keeps Effect's own (spans go nowhere). Static, so no
+   * RPC caller can reach it.
    */
-  protected telemetry(_env: object): Layer.Layer<never> {
+  static telemetry(_env: object): Layer.Layer<never> {
     return Layer.empty
   }
 

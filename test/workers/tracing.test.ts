@@ -1,9 +1,10 @@
 /** The Effect client's spans, through the real Durable Object: cache misses and hits, and the pool's name. */
 import { env } from "cloudflare:test"
-import { StickyCache, WarmPoolClient } from "cf-container-warm-pool"
+import { createWarmPool, StickyCache, WarmPoolClient } from "cf-container-warm-pool"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { makeMemoryTracer } from "../support/MemoryTracer.js"
+import { poolSpans } from "./TracedWarmPool.js"
 
 let serial = 0
 
@@ -41,5 +42,20 @@ describe("client spans", () => {
       )
     )
     expect(memory.spans.find((s) => s.name === "WarmPoolClient.getContainer")?.attributes.get("warm_pool.session_id")).toBe("dave")
+  })
+})
+
+describe("pool spans", () => {
+  it("a WarmPool subclass's static telemetry() layer receives the pool's spans", async () => {
+    const name = `traced-pool-${++serial}-${crypto.randomUUID()}`
+    poolSpans.clear()
+    const pool = createWarmPool(env.TRACED_POOL, env.CONTAINER, { name, minContainers: 0 })
+    const container = await pool.getContainer("erin")
+    expect(poolSpans.tree("WarmPool.getContainer", ["warm_pool.name", "warm_pool.outcome"])).toEqual([
+      `WarmPool.getContainer [warm_pool.name=${name}]`,
+      `  WarmPool.assign [warm_pool.name=${name} warm_pool.outcome=cold]`,
+      `    WarmPool.start [warm_pool.name=${name} warm_pool.outcome=started]`
+    ])
+    expect(poolSpans.spans.find((s) => s.name === "WarmPool.start")?.attributes.get("warm_pool.container")).toBe(container.id.toString())
   })
 })
