@@ -84,7 +84,8 @@ export default defineConfig({
                   WARM_POOL: { className: "WarmPool", useSQLite: true },
                   CONTAINER: { className: "StandInContainer", useSQLite: true },
                   FENCED: { className: "FencedStandIn", useSQLite: true },
-                  NOT_A_NAMESPACE_HOLDER: { className: "StandInContainer", useSQLite: true }
+                  NOT_A_NAMESPACE_HOLDER: { className: "StandInContainer", useSQLite: true },
+                  TRACED_POOL: { className: "TracedWarmPool", useSQLite: true }
                 },
                 bindings: { PLAIN_VALUE: "not a namespace" }
               }
@@ -92,7 +93,18 @@ export default defineConfig({
           }
         }
       }),
-      e2e
+      e2e,
+      {
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          // After the other projects: the e2e suite owns the example's containers while it runs.
+          sequence: { groupOrder: 1 },
+          testTimeout: 120_000,
+          hookTimeout: 300_000
+        }
+      }
     ]
   }
 })

@@ -51,6 +51,10 @@ const BindingName = Schema.String.pipe(Schema.filter((s) => /^[A-Za-z_$][\w$]{0,
   })
 })
 
+const Flag = Schema.Boolean.annotations({
+  message: (issue) => ({ message: `must be true or false, got ${describe(issue.actual)}`, override: true })
+})
+
 const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })
 
@@ -65,7 +69,9 @@ const ConfigFields = Schema.Struct({
   name: withDefault(Name, () => "default"),
   containerBinding: withDefault(BindingName, () => "CONTAINER"),
   stickyCacheSize: withDefault(integerIn(0, MAX_STICKY_CACHE_SIZE), () => 10_000),
-  stickyCacheTtl: withDefault(integerIn(1, MAX_DURATION_MS), () => 30_000)
+  stickyCacheTtl: withDefault(integerIn(1, MAX_DURATION_MS), () => 30_000),
+  /** Whether spans carry session ids (personal data, maybe): off unless the caller opts in. */
+  traceSessionIds: withDefault(Flag, () => false)
 })
 
 /** The config Schema: decodes user options into a complete, validated config. */

@@ -10,9 +10,11 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import { MAX_CONTAINERS, WarmPoolConfig } from "./Config.js"
 import { InvalidArgument, InvalidConfig, PoolUnavailable, WarmPoolError } from "./Errors.js"
 import { validateHolderId } from "./HolderId.js"
+import { type InspectOptions, InspectResult, validateInspectOptions } from "./Inspect.js"
 import { validateSessionId } from "./SessionId.js"
 
 const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+const Seconds = Schema.Number.pipe(Schema.nonNegative())
 
 /** What the pool answers to `getContainer`: the container, and how long the caller may cache it. */
 export const Grant = Schema.Struct({
@@ -41,7 +43,19 @@ export const PoolStats = Schema.Struct({
   /** Live leases: one per acquired container. */
   sessions: Count,
   /** Failed start attempts since the pool was created. */
-  startFailures: Count
+  startFailures: Count,
+  /** New sessions since the pool was created: served from the warm set, cold-started, refused (`PoolExhausted`). */
+  newSessions: Schema.Struct({ warm: Count, cold: Count, refused: Count }),
+  /** Start attempts that succeeded and that failed, failures by cause. */
+  starts: Schema.Struct({
+    succeeded: Count,
+    failed: Count,
+    failedBy: Schema.Struct({ timeout: Count, platformLimit: Count, other: Count })
+  }),
+  /** From reservation to ready (retries included), over the last 64 starts; null before the first. */
+  startTimeMs: Schema.Struct({ median: Schema.NullOr(Count), p95: Schema.NullOr(Count), samples: Count }),
+  /** Container-seconds since the pool was created: warm and idle, and leased to a session. */
+  containerSeconds: Schema.Struct({ warmIdle: Seconds, leased: Seconds })
 })
 export type PoolStats = typeof PoolStats.Type
 
@@ -190,6 +204,16 @@ export const methods = {
     name: "shutdown",
     decode: ([config]) => Effect.map(requireConfig(config), (raw) => ({ config: raw })),
     success: ShutdownResult
+  }),
+  /** A page of the pool's containers (see `Inspect.ts`). */
+  inspect: method<readonly [options: InspectOptions | undefined, config: WarmPoolConfig]>()({
+    name: "inspect",
+    decode: ([options, config]) =>
+      Effect.map(
+        Effect.all([validateInspectOptions(options), requireConfig(config)]),
+        ([page, raw]) => ({ ...page, config: raw })
+      ),
+    success: InspectResult
   }),
   /** A container's `onStop` notice (see `notifyContainerStopped`). */
   containerStopped: method<readonly [container: string]>()({

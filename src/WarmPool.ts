@@ -5,7 +5,7 @@
  * runs the engine, and encodes the answer.
  */
 import { DurableObject } from "cloudflare:workers"
-import { Cause, Effect, Exit, ManagedRuntime } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import type { WarmPoolError } from "./Errors.js"
 import { Engine, forCaller } from "./internal/Engine.js"
 import { type StorageError, storageAsUnavailable } from "./internal/errors.js"
@@ -28,7 +28,17 @@ export class WarmPool extends DurableObject implements WarmPoolRpc {
 
   constructor(ctx: DurableObjectState, env: object) {
     super(ctx, env)
-    this.#runtime = ManagedRuntime.make(layers.durableObject(ctx.storage, env))
+    const telemetry = (this.constructor as typeof WarmPool).telemetry(env)
+    this.#runtime = ManagedRuntime.make(Layer.provideMerge(layers.durableObject(ctx.storage, env), telemetry))
+  }
+
+  /**
+   * Where the pool's spans and logs go. Override it in a subclass to export them, e.g. with an
+   * `@effect/opentelemetry` layer; the default keeps Effect's own (spans go nowhere). Static, so no
+   * RPC caller can reach it.
+   */
+  static telemetry(_env: object): Layer.Layer<never> {
+    return Layer.empty
   }
 
   /** Decodes the arguments, runs the program and encodes its answer; storage failures and defects become `PoolUnavailable`. */
@@ -93,6 +103,11 @@ export class WarmPool extends DurableObject implements WarmPoolRpc {
 
   shutdown(...args: Parameters<WarmPoolRpc["shutdown"]>): Promise<Envelope> {
     return this.#serve(methods.shutdown, args, ({ config }) => forCaller(config, (engine) => engine.shutdown))
+  }
+
+  inspect(...args: Parameters<WarmPoolRpc["inspect"]>): Promise<Envelope> {
+    return this.#serve(methods.inspect, args, ({ config, cursor, limit }) =>
+      forCaller(config, (engine) => engine.inspect(limit, cursor)))
   }
 
   /** Called by a container's `onStop` (see `notifyContainerStopped`): drops its slot at once. */

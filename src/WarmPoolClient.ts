@@ -17,7 +17,10 @@ import { keepHolding } from "./internal/holdRenewal.js"
 import { makeSessionFetch } from "./internal/sessionFetch.js"
 import type { Grant, Method, PoolStats, ReleaseResult, ShutdownResult, WarmPoolRpc, WarmupResult } from "./Protocol.js"
 import { callPool, methods, validateWarmupCount } from "./Protocol.js"
+import type { InspectOptions, InspectResult } from "./Inspect.js"
+import { validateInspectOptions } from "./Inspect.js"
 import { validateSessionId } from "./SessionId.js"
+import { attributes } from "./internal/tracing.js"
 import type { StickyCache } from "./StickyCache.js"
 import * as StickyCaches from "./StickyCache.js"
 
@@ -49,6 +52,8 @@ export interface WarmPoolClientService<C extends Rpc.DurableObjectBranded | unde
   ) => Effect.Effect<Response, WarmPoolError | ContainerRequestFailed | ContainerFenced>
   readonly release: (sessionId: string) => Effect.Effect<ReleaseResult, WarmPoolError>
   readonly stats: Effect.Effect<PoolStats, WarmPoolError>
+  /** A page of the pool's containers: `limit` (1 to 500, default 50) after `cursor` (an earlier page's `nextCursor`). */
+  readonly inspect: (options?: InspectOptions) => Effect.Effect<InspectResult, WarmPoolError>
   /** Starts up to `count` more warm containers (default: up to `minContainers`); resolves once they are warm. */
   readonly warmup: (count?: number) => Effect.Effect<WarmupResult, WarmPoolError>
   readonly shutdown: Effect.Effect<ShutdownResult, WarmPoolError>
@@ -88,6 +93,14 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
       return fence === undefined ? stub : fencedStub(stub, fence)
     }
 
+    /** Each operation is a span naming the pool; a session id only when the caller opted in (`traceSessionIds`). */
+    const span = (name: string, sessionId?: string) =>
+      Effect.withSpan(`WarmPoolClient.${name}`, {
+        attributes: sessionId !== undefined && config.traceSessionIds
+          ? { [attributes.pool]: config.name, [attributes.session]: sessionId }
+          : { [attributes.pool]: config.name }
+      })
+
     const cacheSize = config.stickyCacheSize
     const cache = stickyCache ?? StickyCaches.ofIsolate(poolNamespace, config.name)
 
@@ -111,7 +124,11 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
         if (cache.peek(id) !== entry) return
         if (grant === null) cache.delete(id)
         else remember(id, grant, sentAt)
-      }).pipe(Effect.ensuring(Effect.sync(() => void (entry.renewing = false))), Effect.ignore)
+      }).pipe(
+        Effect.ensuring(Effect.sync(() => void (entry.renewing = false))),
+        span("renewLease", id),
+        Effect.ignore
+      )
 
     const inBackground = (effect: Effect.Effect<void>) =>
       Effect.flatMap(Effect.forkDaemon(effect), (fiber) =>
@@ -123,6 +140,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
         const at = yield* Clock.currentTimeMillis
         const entry = cache.get(id, at)
         cache.record(entry === undefined ? "miss" : "hit")
+        yield* Effect.annotateCurrentSpan(attributes.outcome, entry === undefined ? "cache-miss" : "cache-hit")
         if (entry === undefined) return undefined
         if (at >= entry.renewAfter && !entry.renewing) {
           entry.renewing = true
@@ -146,7 +164,9 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
           Effect.flatMap(fromCache(id), (cached): Effect.Effect<StickyCaches.CacheEntry | Grant, WarmPoolError> =>
             cached === undefined ? fromPool(id) : Effect.succeed(cached))
         ),
-        Effect.map(stubOf)
+        Effect.tap((found) => Effect.annotateCurrentSpan(attributes.container, found.container)),
+        Effect.map(stubOf),
+        span("getContainer", sessionId)
       )
     const invalidate = (sessionId: string) => Effect.sync(() => cache.delete(sessionId))
     const release = (sessionId: string) =>
@@ -158,7 +178,7 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
             Effect.zipRight(call(methods.releaseContainer, (p) => p.releaseContainer(id, config))),
             Effect.ensuring(invalidate(id))
           )
-      )
+      ).pipe(span("release", sessionId))
     /** The last holder out ended the lease: this isolate's entry, if any, names a container gone by now. */
     const dropHold = (id: string, holder: string) =>
       call(methods.releaseHold, (p) => p.releaseHold(id, holder, config)).pipe(
@@ -176,21 +196,29 @@ export const make = <C extends Rpc.DurableObjectBranded | undefined = undefined>
           Effect.tap(() => keepHolding(call(methods.renewHold, (p) => p.renewHold(id, holder, config)), holdRenewalMs(config))),
           Effect.map(stubOf)
         )
-      })
+      }).pipe(span("acquire", sessionId))
+    const sessionFetch = makeSessionFetch({
+      holdStub: acquire,
+      invalidate,
+      inBackground: (effect) => keepRequestAlive(Effect.runPromise(effect))
+    })
     return {
       config,
       getContainer,
       invalidate,
       acquire,
-      fetch: makeSessionFetch({
-        holdStub: acquire,
-        invalidate,
-        inBackground: (effect) => keepRequestAlive(Effect.runPromise(effect))
-      }),
+      fetch: (sessionId, request) => sessionFetch(sessionId, request).pipe(span("fetch", sessionId)),
       release,
-      stats: call(methods.stats, (p) => p.stats(config)),
-      warmup: (count) => Effect.flatMap(validateWarmupCount(count), (n) => call(methods.warmup, (p) => p.warmup(n, config))),
-      shutdown: call(methods.shutdown, (p) => p.shutdown(config))
+      stats: call(methods.stats, (p) => p.stats(config)).pipe(span("stats")),
+      inspect: (options) =>
+        Effect.zipRight(validateInspectOptions(options), call(methods.inspect, (p) => p.inspect(options, config))).pipe(
+          span("inspect")
+        ),
+      warmup: (count) =>
+        Effect.flatMap(validateWarmupCount(count), (n) => call(methods.warmup, (p) => p.warmup(n, config))).pipe(
+          span("warmup")
+        ),
+      shutdown: call(methods.shutdown, (p) => p.shutdown(config)).pipe(span("shutdown"))
     }
   })
 

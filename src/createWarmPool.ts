@@ -3,6 +3,7 @@
  * Failures reject with the typed error itself (an `Error` with `_tag`), never a FiberFailure.
  */
 import type { WarmPoolOptions } from "./Config.js"
+import type { InspectOptions, InspectResult } from "./Inspect.js"
 import { runAsPromise, runSyncOrThrow } from "./internal/promise.js"
 import type { PoolStats, ReleaseResult, ShutdownResult, WarmupResult } from "./Protocol.js"
 import type { StickyCache } from "./StickyCache.js"
@@ -21,6 +22,8 @@ export interface WarmPoolHandle<C extends Rpc.DurableObjectBranded | undefined =
   invalidate(sessionId: string): void
   releaseContainer(sessionId: string): Promise<ReleaseResult>
   stats(): Promise<PoolStats>
+  /** A page of the pool's containers (see `WarmPoolClientService.inspect`). */
+  inspect(options?: InspectOptions): Promise<InspectResult>
   warmup(count?: number): Promise<WarmupResult>
   shutdown(): Promise<ShutdownResult>
 }
@@ -42,6 +45,7 @@ export const createWarmPool = <C extends Rpc.DurableObjectBranded | undefined = 
     invalidate: (sessionId) => runSyncOrThrow(client.invalidate(sessionId)),
     releaseContainer: (sessionId) => runAsPromise(client.release(sessionId)),
     stats: () => runAsPromise(client.stats),
+    inspect: (options) => runAsPromise(client.inspect(options)),
     warmup: (count) => runAsPromise(client.warmup(count)),
     shutdown: () => runAsPromise(client.shutdown)
   }

@@ -72,6 +72,17 @@ export {
   WarmupResult
 } from "./Protocol.js"
 
+// Inspect.
+/** A page of the pool's containers: its options, their validation, and its answer. */
+export {
+  ContainerInfo,
+  DEFAULT_INSPECT_LIMIT,
+  InspectOptions,
+  InspectResult,
+  MAX_INSPECT_LIMIT,
+  validateInspectOptions
+} from "./Inspect.js"
+
 // The sticky cache.
 /** The per-isolate cache of session → container that makes sticky calls free of pool round trips. */
 export * as StickyCache from "./StickyCache.js"

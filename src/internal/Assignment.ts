@@ -14,6 +14,7 @@ import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
 import * as SingleFlight from "./SingleFlight.js"
+import { outcome } from "./tracing.js"
 import { WarmSet } from "./WarmSet.js"
 
 /** Why an assignment can fail. */
@@ -86,7 +87,11 @@ export const make = Effect.gen(function*() {
       if (container === undefined && (yield* record.shutDown)) {
         return yield* new ContainerStartFailed({ attempts: 0, reason: "the pool was shut down while this call waited" })
       }
-      if (container === undefined) return yield* Effect.fail(exhausted(yield* store.counts, config))
+      if (container === undefined) {
+        yield* outcome("refused")
+        yield* record.recordRefusal
+        return yield* Effect.fail(exhausted(yield* store.counts, config))
+      }
       yield* lifecycle.launch(
         container,
         Effect.flatMap(now, (t) => store.bind(container, leaseTerms(t, grantMs, config, sliding), t + config.healthCheckInterval))
@@ -102,11 +107,12 @@ export const make = Effect.gen(function*() {
       if (existing !== undefined) return existing
       // Only a container of the current binding: the caller's stubs come from that namespace.
       const terms = leaseTerms(at, grantMs, config, sliding)
-      const container = (yield* store.assignWarm(sessionId, terms, config.containerBinding)) ??
-        (yield* coldStart(sessionId, grantMs, sliding))
+      const warm = yield* store.assignWarm(sessionId, terms, config.containerBinding)
+      const container = warm ?? (yield* coldStart(sessionId, grantMs, sliding))
+      yield* outcome(warm === undefined ? "cold" : "warm", container)
       yield* warmSet.refillInBackground
       return container
-    })
+    }).pipe(Effect.withSpan("WarmPool.assign"))
 
   /** `sliding` is false for a scoped hold's use, which does not mark the lease as in plain use (see `holdPolicy`). */
   const getContainer = (
@@ -117,7 +123,7 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const lease = yield* store.lease(sessionId)
       const live = yield* renewIfLive(lease, yield* now, grantMs, sliding)
-      if (live !== undefined) return live
+      if (live !== undefined) return yield* Effect.as(outcome("live", live), live)
       if (lease !== undefined) {
         // Expired: its holder may still use it, so it is recycled, never handed on.
         yield* store.markStopping(lease.container)

@@ -8,6 +8,7 @@ import { Clock, Context, Effect, Either, Layer } from "effect"
 import type { InvalidConfig, InvalidContainerBinding } from "../Errors.js"
 import { ContainerStartFailed } from "../Errors.js"
 import type { ReleaseResult } from "../Protocol.js"
+import { containerInfo } from "./inspect.js"
 import { Assignment } from "./Assignment.js"
 import type { StorageError } from "./errors.js"
 import { Fencing } from "./Fencing.js"
@@ -17,6 +18,7 @@ import { cacheGrantMs, isCurrentBinding, releaseOutcome, retryDelay, toStats, to
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
+import { forPool, outcome, sessionSpan } from "./tracing.js"
 import { WarmSet } from "./WarmSet.js"
 
 export type { AssignmentError } from "./Assignment.js"
@@ -62,7 +64,8 @@ export const make = Effect.gen(function*() {
   /** A pure read: it starts nothing and arms nothing. */
   const stats = Effect.gen(function*() {
     const { config } = yield* settings.get
-    return toStats(yield* store.counts, yield* record.startFailures, config)
+    const { startFailures, ...metrics } = yield* record.metrics
+    return { ...toStats(yield* store.counts, startFailures, config), ...metrics }
   })
 
   const warmup = (count: number | undefined) =>
@@ -115,18 +118,52 @@ export const make = Effect.gen(function*() {
       return true
     })
 
+  /** A page of containers after `cursor`: reads `limit + 1` rows (the extra one says if more follow). */
+  const inspect = (limit: number, cursor: string | null) =>
+    Effect.gen(function*() {
+      const rows = yield* store.page(cursor, limit + 1)
+      const at = yield* now
+      const page = rows.slice(0, limit)
+      return {
+        containers: page.map((slot) => containerInfo(slot, at)),
+        nextCursor: rows.length > limit ? page[page.length - 1]!.container : null
+      }
+    })
+
+  // Every public operation is a span (see `tracing.ts`); the pool's name comes from `forCaller`.
+  const span = (name: string) => Effect.withSpan(`WarmPool.${name}`)
   return {
-    getContainer: assignment.getContainer,
-    renewLease: assignment.renewLease,
-    hold: holds.hold,
-    releaseHold: holds.releaseHold,
-    renewHold: holds.renewHold,
+    getContainer: (sessionId: string, grantMs: number, sliding?: boolean) =>
+      assignment.getContainer(sessionId, grantMs, sliding).pipe(sessionSpan("WarmPool.getContainer", sessionId)),
+    renewLease: (sessionId: string, grantMs: number) =>
+      assignment.renewLease(sessionId, grantMs).pipe(
+        Effect.tap((container) => outcome(container === undefined ? "no-lease" : "renewed", container)),
+        sessionSpan("WarmPool.renewLease", sessionId)
+      ),
+    hold: (sessionId: string, holder: string) =>
+      holds.hold(sessionId, holder).pipe(
+        Effect.tap((container) => outcome("held", container)),
+        sessionSpan("WarmPool.hold", sessionId)
+      ),
+    releaseHold: (sessionId: string, holder: string) =>
+      holds.releaseHold(sessionId, holder).pipe(
+        Effect.tap((r) => outcome(r.outcome)),
+        sessionSpan("WarmPool.releaseHold", sessionId)
+      ),
+    renewHold: (sessionId: string, holder: string) =>
+      holds.renewHold(sessionId, holder).pipe(sessionSpan("WarmPool.renewHold", sessionId)),
     grant: fencing.grant,
-    release,
-    stats,
-    warmup,
-    shutdown,
-    containerStopped,
+    release: (sessionId: string) =>
+      release(sessionId).pipe(Effect.tap((r) => outcome(r.outcome)), sessionSpan("WarmPool.release", sessionId)),
+    stats: span("stats")(stats),
+    inspect: (limit: number, cursor: string | null) => span("inspect")(inspect(limit, cursor)),
+    warmup: (count: number | undefined) => span("warmup")(warmup(count)),
+    shutdown: span("shutdown")(shutdown),
+    containerStopped: (reference: string) =>
+      containerStopped(reference).pipe(
+        Effect.tap((dropped) => outcome(dropped ? "dropped" : "untracked", reference)),
+        span("containerStopped")
+      ),
     settled: lifecycle.settled
   }
 })
@@ -147,4 +184,7 @@ export const forCaller = <A, E, R>(
   body: (engine: EngineService, grantMs: number) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | InvalidConfig | InvalidContainerBinding | StorageError, R | Engine | PoolSettings> =>
   Effect.flatMap(PoolSettings, (settings) =>
-    Effect.flatMap(settings.adopt(raw), ({ config }) => Effect.flatMap(Engine, (engine) => body(engine, cacheGrantMs(config)))))
+    Effect.flatMap(
+      settings.adopt(raw),
+      ({ config }) => Effect.flatMap(Engine, (engine) => forPool(config)(body(engine, cacheGrantMs(config))))
+    ))

@@ -13,6 +13,8 @@ import type { StopReason } from "./fence.js"
 import { PoolSettings } from "./PoolSettings.js"
 import type { NewSlot } from "./PoolStore.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
+import { classifyStartFailure } from "./SqliteMetrics.js"
+import { attributes, outcome } from "./tracing.js"
 
 /** The pool has no config yet, or its container binding does not resolve. */
 type Unconfigured = PoolUnavailable | InvalidContainerBinding
@@ -88,7 +90,7 @@ export const make = Effect.gen(function*() {
             onFailure: (error) => Effect.logWarning(`warm pool: ${error.message}; retrying on the next tick`),
             onSuccess: () => store.remove(container)
           })
-        ))).pipe(tracked(container))
+        ))).pipe(tracked(container), Effect.withSpan("WarmPool.stop", { attributes: { [attributes.container]: container } }))
 
   const retire = (container: string, reason?: StopReason) =>
     Effect.zipRight(store.markStopping(container), stop(container, reason))
@@ -109,7 +111,7 @@ export const make = Effect.gen(function*() {
               reason: `not ready within startupTimeout (${config.startupTimeout} ms)`
             })
         }),
-        Effect.tapError(() => record.recordStartFailure),
+        Effect.tapError((error) => record.recordStartFailure(classifyStartFailure(error.reason))),
         Effect.onExit((exit) =>
           Exit.isSuccess(exit)
             ? Ref.set(residue, "started")
@@ -155,9 +157,13 @@ export const make = Effect.gen(function*() {
         Effect.flatMap((accepted) =>
           accepted ? Effect.void : Effect.flatMap(failed("the pool stopped tracking the container while it started (shutdown)"), Effect.fail)
         ),
-        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : abandon(container, residue))
+        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : abandon(container, residue)),
+        Effect.tapBoth({ onFailure: () => outcome("failed"), onSuccess: () => outcome("started") })
       )
-    }).pipe(Effect.ensuring(leave(container)))
+    }).pipe(
+      Effect.ensuring(leave(container)),
+      Effect.withSpan("WarmPool.start", { attributes: { [attributes.container]: container } })
+    )
 
   const reserve = (count: number, state: "warming" | "starting", sessionId: string | null) =>
     Effect.gen(function*() {

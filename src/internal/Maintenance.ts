@@ -11,6 +11,7 @@ import { adoptOrphan, checkOutcome, isAlive, isCurrentBinding, limits, retryDela
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
+import { attributes, forPool } from "./tracing.js"
 import { WarmSet } from "./WarmSet.js"
 
 /** What one alarm tick did. A tick settles within `policy.settleBounds.tickMs`, storage aside. */
@@ -145,12 +146,13 @@ export const make = Effect.gen(function*() {
       return { ...idleReport, failures: [], nextAlarm: null } as TickReport
     }
     const { config } = current.value
+    yield* Effect.annotateCurrentSpan(attributes.pool, config.name)
     const failures: Array<string> = []
     const step = <A, E>(name: string, effect: Effect.Effect<A, E>, fallback: A) =>
-      Effect.catchAll(effect, (error) =>
+      Effect.catchAll(effect.pipe(Effect.withSpan(`WarmPool.tick ${name}`)), (error) =>
         Effect.as(Effect.logWarning(`warm pool alarm: ${name} failed`, error), fallback).pipe(
           Effect.tap(() => void failures.push(name))
-        ))
+        )).pipe(forPool(config))
     // A safety net first: should this tick be cut short by a reset, the alarm still fires again.
     const safety = (yield* now) + retryDelay(config)
     yield* step("safety alarm", alarm.set(safety), undefined)
@@ -190,7 +192,7 @@ export const make = Effect.gen(function*() {
   })
 
   /** Never fails: an alarm handler must re-arm whatever happens (its config unreadable, even a defect). */
-  const tick: Effect.Effect<TickReport> = Effect.catchAllCause(steps, (cause) =>
+  const tick: Effect.Effect<TickReport> = Effect.catchAllCause(Effect.withSpan(steps, "WarmPool.tick"), (cause) =>
     Effect.gen(function*() {
       yield* Effect.logError("warm pool alarm: tick failed; retrying soon", cause)
       const at = (yield* now) + 5_000

@@ -38,11 +38,11 @@ export interface PoolSettingsService {
 
 /**
  * What the pool itself uses, as stable text: saved, and compared to notice a change.
- * `stickyCacheSize` and `stickyCacheTtl` are each caller's own: isolates with different caches
+ * `stickyCacheSize`, `stickyCacheTtl` and `traceSessionIds` are each caller's own: isolates with different caches
  * must not make the pool rewrite its config on every call.
  */
 export const poolPart = (config: WarmPoolConfig): string => {
-  const { stickyCacheSize: _size, stickyCacheTtl: _ttl, ...pool } = config
+  const { stickyCacheSize: _size, stickyCacheTtl: _ttl, traceSessionIds: _trace, ...pool } = config
   return JSON.stringify(pool)
 }
 

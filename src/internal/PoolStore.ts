@@ -7,6 +7,7 @@
 import { Context, Effect, Layer } from "effect"
 import { reasonOf, StorageError } from "./errors.js"
 import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js"
+import type { Metrics, SlotView, StartFailureCause } from "./SqliteMetrics.js"
 import type { SqlStorageLike } from "./SqlitePoolStore.js"
 import { makeHolderStatements } from "./SqliteHolders.js"
 import { makeRecord, makeStore, migrate } from "./SqlitePoolStore.js"
@@ -101,6 +102,8 @@ export interface PoolStoreService extends HolderStatements {
   readonly inState: (state: SlotState, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
   /** A slot by its container's name (its Durable Object id). */
   readonly slot: (container: string) => Effect.Effect<Slot | undefined, StorageError>
+  /** Up to `limit` slots after `cursor`, in name order (for `inspect`): O(limit) at any pool size. */
+  readonly page: (cursor: string | null, limit: number) => Effect.Effect<ReadonlyArray<SlotView>, StorageError>
   /** Every slot and lease, for tests and audits. */
   readonly snapshot: Effect.Effect<
     { readonly slots: ReadonlyArray<Slot>; readonly leases: ReadonlyArray<Lease> },
@@ -110,9 +113,10 @@ export interface PoolStoreService extends HolderStatements {
 
 export class PoolStore extends Context.Tag("cf-container-warm-pool/PoolStore")<PoolStore, PoolStoreService>() {
   /** The store on SQLite storage whose tables exist (see `layer`). */
+  /** State changes are stamped with the effect's clock (the metrics' container-seconds and start times). */
   static readonly make = (storage: SqlStorageLike): Effect.Effect<PoolStoreService> =>
-    Effect.map(Effect.makeSemaphore(1), (lock) => ({
-      ...makeStore(storage),
+    Effect.zipWith(Effect.clock, Effect.makeSemaphore(1), (clock, lock) => ({
+      ...makeStore(storage, () => clock.unsafeCurrentTimeMillis()),
       ...makeHolderStatements(storage),
       exclusive: lock.withPermits(1)
     }))
@@ -121,7 +125,7 @@ export class PoolStore extends Context.Tag("cf-container-warm-pool/PoolStore")<P
   static readonly layer = (storage: SqlStorageLike): Layer.Layer<PoolStore | PoolRecord, StorageError> =>
     Layer.unwrapEffect(
       Effect.try({
-        try: () => migrate(storage),
+        try: () => migrate(storage, Date.now()),
         catch: (cause) => new StorageError({ operation: "create tables", reason: reasonOf(cause) })
       }).pipe(
         Effect.as(Layer.merge(Layer.effect(PoolStore, PoolStore.make(storage)), PoolRecord.layer(storage)))
@@ -138,12 +142,17 @@ export interface PoolRecordService {
   readonly shutDown: Effect.Effect<boolean, StorageError>
   readonly setShutDown: (shutDown: boolean) => Effect.Effect<void, StorageError>
   readonly startFailures: Effect.Effect<number, StorageError>
-  readonly recordStartFailure: Effect.Effect<void, StorageError>
+  /** A failed start attempt, counted in total and by cause. */
+  readonly recordStartFailure: (cause: StartFailureCause) => Effect.Effect<void, StorageError>
+  /** A new session refused with `PoolExhausted`. */
+  readonly recordRefusal: Effect.Effect<void, StorageError>
+  /** The counters and figures of `stats()`: one row read. */
+  readonly metrics: Effect.Effect<Metrics, StorageError>
 }
 
 export class PoolRecord extends Context.Tag("cf-container-warm-pool/PoolRecord")<PoolRecord, PoolRecordService>() {
   static readonly make = makeRecord
-  /** The record on SQLite storage whose tables exist (`PoolStore.layer` creates them). */
+  /** The record on SQLite storage whose tables exist (`PoolStore.layer` creates them), on the effect's clock. */
   static readonly layer = (storage: SqlStorageLike): Layer.Layer<PoolRecord> =>
-    Layer.sync(PoolRecord, () => makeRecord(storage))
+    Layer.effect(PoolRecord, Effect.map(Effect.clock, (clock) => makeRecord(storage, () => clock.unsafeCurrentTimeMillis())))
 }

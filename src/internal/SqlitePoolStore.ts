@@ -9,6 +9,8 @@ import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js
 import { CLIENT_CLOCK_SLACK_MS } from "./policy.js"
 import type { HolderStatements, NewSlot, PoolRecordService, PoolStoreService } from "./PoolStore.js"
 import { states } from "./SqliteSchema.js"
+import type { MetricsRow, SlotViewRow, StartFailureCause } from "./SqliteMetrics.js"
+import { METRICS, PAGE, startFailureColumn, toMetrics, toSlotView } from "./SqliteMetrics.js"
 
 export { migrate, schema } from "./SqliteSchema.js"
 
@@ -74,11 +76,12 @@ export const toLease = (row: LeaseRow): Lease => ({
 const slidingOf = (terms: LeaseTerms): number => terms.sliding === false ? 0 : 1
 
 /** Runs statements atomically; a failing statement is a typed `StorageError`, never a defect. */
-export const sqlOf = (storage: SqlStorageLike) => {
+export const sqlOf = (storage: SqlStorageLike, now: () => number = Date.now) => {
   const sql = storage.sql
   const all = <T extends Record<string, SqlValue>>(query: string, ...bindings: Array<SqlValue>) =>
     sql.exec<T>(query, ...bindings).toArray()
   return {
+    now,
     all,
     one: <T extends Record<string, SqlValue>>(query: string, ...bindings: Array<SqlValue>) =>
       all<T>(query, ...bindings)[0],
@@ -95,8 +98,8 @@ export const sqlOf = (storage: SqlStorageLike) => {
  * What the pool remembers about itself: its row of `wp_pool`. The shut-down flag is read on every
  * assignment, so it is remembered after its first read: this Durable Object is its only writer.
  */
-export const makeRecord = (storage: SqlStorageLike): PoolRecordService => {
-  const { atomic, one, run } = sqlOf(storage)
+export const makeRecord = (storage: SqlStorageLike, now: () => number = Date.now): PoolRecordService => {
+  const { atomic, one, run } = sqlOf(storage, now)
   const shutDown = Ref.unsafeMake(Option.none<boolean>())
   const readShutDown = atomic(
     "read shut-down flag",
@@ -119,10 +122,18 @@ export const makeRecord = (storage: SqlStorageLike): PoolRecordService => {
       "read start failures",
       () => one<{ start_failures: number }>(`SELECT start_failures FROM wp_pool`)?.start_failures ?? 0
     ),
-    recordStartFailure: atomic(
-      "record start failure",
-      () => void run(`UPDATE wp_pool SET start_failures = start_failures + 1`)
-    )
+    recordStartFailure: (cause: StartFailureCause) => {
+      const column = startFailureColumn[cause]
+      return atomic(
+        "record start failure",
+        () => void run(`UPDATE wp_pool SET start_failures = start_failures + 1, ${column} = ${column} + 1`)
+      )
+    },
+    recordRefusal: atomic("record refusal", () => void run(`UPDATE wp_pool SET sessions_refused = sessions_refused + 1`)),
+    metrics: atomic("read metrics", () => {
+      const row = one<MetricsRow & { warm: number; acquired: number }>(`SELECT warm, acquired, ${METRICS} FROM wp_pool`)!
+      return toMetrics(row, row, now())
+    })
   }
 }
 
@@ -135,8 +146,12 @@ export const readLease = ({ one }: Sql, sessionId: string): LeaseRow | undefined
 const checkNoLaterThan = ({ run }: Sql, container: string, deadline: number) =>
   run(`UPDATE wp_slots SET check_due_at = ? WHERE container = ? AND check_due_at > ?`, deadline, container, deadline)
 
-const stopSlot = ({ run }: Sql, container: string) =>
-  run(`UPDATE wp_slots SET state = 'stopping', session_id = NULL, check_due_at = NULL WHERE container = ?`, container)
+const stopSlot = ({ now, run }: Sql, container: string) =>
+  run(
+    `UPDATE wp_slots SET state = 'stopping', session_id = NULL, check_due_at = NULL, since = ? WHERE container = ?`,
+    now(),
+    container
+  )
 
 /** Leases: lookup, renewal, assignment of a warm slot, and their ends. */
 const leaseStatements = (q: Sql) => ({
@@ -176,12 +191,13 @@ const leaseStatements = (q: Sql) => ({
         )
       if (row === undefined) return undefined
       q.run(
-        `UPDATE wp_slots SET state = 'acquired', session_id = ?, expires_at = ?, cached_until = ?, sliding = ?, fence = fence + 1
-         WHERE container = ?`,
+        `UPDATE wp_slots SET state = 'acquired', session_id = ?, expires_at = ?, cached_until = ?, sliding = ?, fence = fence + 1,
+         since = ? WHERE container = ?`,
         sessionId,
         terms.expiresAt,
         terms.cachedUntil,
         slidingOf(terms),
+        q.now(),
         row.container
       )
       checkNoLaterThan(q, row.container, terms.expiresAt)
@@ -194,12 +210,13 @@ const leaseStatements = (q: Sql) => ({
         return false
       }
       q.run(
-        `UPDATE wp_slots SET state = 'acquired', expires_at = ?, cached_until = ?, sliding = ?, check_due_at = ?, fence = fence + 1
-         WHERE container = ?`,
+        `UPDATE wp_slots SET state = 'acquired', expires_at = ?, cached_until = ?, sliding = ?, check_due_at = ?, fence = fence + 1,
+         since = ? WHERE container = ?`,
         terms.expiresAt,
         terms.cachedUntil,
         slidingOf(terms),
         Math.min(checkDueAt, terms.expiresAt),
+        q.now(),
         container
       )
       return true
@@ -208,8 +225,9 @@ const leaseStatements = (q: Sql) => ({
     q.atomic("return slot to the warm set", () =>
       q.run(
         `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, sliding = 0, check_due_at = ?,
-         failed_checks = 0, fence = fence + 1 WHERE container = ? AND state = 'acquired'`,
+         failed_checks = 0, fence = fence + 1, since = ? WHERE container = ? AND state = 'acquired'`,
         checkDueAt,
+        q.now(),
         container
       ) > 0),
   expireLease: (container: string, now: number) =>
@@ -233,21 +251,25 @@ const slotStatements = (q: Sql) => ({
   reserve: (slots: ReadonlyArray<NewSlot>) =>
     q.atomic("reserve slots", () => {
       for (const slot of slots) {
+        const at = q.now()
         q.run(
-          `INSERT INTO wp_slots (container, state, session_id, binding) VALUES (?, ?, ?, ?)`,
+          `INSERT INTO wp_slots (container, state, session_id, binding, since, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
           slot.container,
           slot.state,
           slot.sessionId,
-          slot.binding ?? null
+          slot.binding ?? null,
+          at,
+          at
         )
       }
     }),
   promote: (container: string, checkDueAt: number) =>
     q.atomic("promote slot", () =>
       q.run(
-        `UPDATE wp_slots SET state = 'warm', session_id = NULL, check_due_at = ?
+        `UPDATE wp_slots SET state = 'warm', session_id = NULL, check_due_at = ?, since = ?
          WHERE container = ? AND state IN ('warming', 'starting')`,
         checkDueAt,
+        q.now(),
         container
       ) > 0),
   markStopping: (container: string) =>
@@ -257,7 +279,10 @@ const slotStatements = (q: Sql) => ({
       return row === undefined ? undefined : toSlot(row)
     }),
   markAllStopping: q.atomic("mark all slots stopping", () => {
-    q.run(`UPDATE wp_slots SET state = 'stopping', session_id = NULL, check_due_at = NULL WHERE state <> 'stopping'`)
+    q.run(
+      `UPDATE wp_slots SET state = 'stopping', session_id = NULL, check_due_at = NULL, since = ? WHERE state <> 'stopping'`,
+      q.now()
+    )
     return q.all<{ container: string }>(`SELECT container FROM wp_slots`).map((row) => row.container)
   }),
   remove: (container: string) =>
@@ -273,18 +298,20 @@ const slotStatements = (q: Sql) => ({
   scheduleCheck: (container: string, at: number) =>
     q.atomic("schedule health check", () =>
       void q.run(
-        `UPDATE wp_slots SET check_due_at = CASE WHEN state = 'acquired' THEN min(?, expires_at) ELSE ? END, failed_checks = 0
-         WHERE container = ? AND check_due_at IS NOT NULL`,
+        `UPDATE wp_slots SET check_due_at = CASE WHEN state = 'acquired' THEN min(?, expires_at) ELSE ? END, failed_checks = 0,
+         checked_at = ?, check_ok = 1 WHERE container = ? AND check_due_at IS NOT NULL`,
         at,
         at,
+        q.now(),
         container
       )),
   recordFailedCheck: (container: string, retryAt: number) =>
     q.atomic("record failed health check", () => {
       q.run(
-        `UPDATE wp_slots SET failed_checks = failed_checks + 1, check_due_at = min(?, expires_at)
+        `UPDATE wp_slots SET failed_checks = failed_checks + 1, check_due_at = min(?, expires_at), checked_at = ?, check_ok = 0
          WHERE container = ? AND state = 'acquired'`,
         retryAt,
+        q.now(),
         container
       )
       return q.one<{ failed_checks: number }>(
@@ -301,13 +328,19 @@ const slotStatements = (q: Sql) => ({
       const row = q.one<SlotRow>(`SELECT ${SLOT} FROM wp_slots WHERE container = ?`, container)
       return row === undefined ? undefined : toSlot(row)
     }),
+  page: (cursor: string | null, limit: number) =>
+    q.atomic("read a page of slots", () => q.all<SlotViewRow>(PAGE, cursor ?? "", limit).map(toSlotView)),
   snapshot: q.atomic("read snapshot", () => ({
     slots: q.all<SlotRow>(`SELECT ${SLOT} FROM wp_slots`).map(toSlot),
     leases: q.all<LeaseRow>(`SELECT ${LEASE} FROM wp_slots WHERE state = 'acquired'`).map(toLease)
   }))
 })
 
-export const makeStore = (storage: SqlStorageLike): Omit<PoolStoreService, "exclusive" | keyof HolderStatements> => {
-  const q = sqlOf(storage)
+/** `now` stamps state changes, for the metrics' container-seconds and start times (the effect's clock). */
+export const makeStore = (
+  storage: SqlStorageLike,
+  now?: () => number
+): Omit<PoolStoreService, "exclusive" | keyof HolderStatements> => {
+  const q = sqlOf(storage, now)
   return { ...leaseStatements(q), ...slotStatements(q) }
 }

@@ -3,6 +3,7 @@
  * added since the first layout, which `migrate` adds to tables created before them.
  */
 import type { SqlStorageLike } from "./SqlitePoolStore.js"
+import { onDelete, onInsert, onMove, poolMetricColumns, slotMetricColumns, stampOlderSlots } from "./SqliteMetrics.js"
 
 export const states = ["warming", "starting", "warm", "acquired", "stopping"] as const
 
@@ -16,7 +17,8 @@ export const schema = [
     config TEXT,
     shut_down INTEGER NOT NULL DEFAULT 0,
     start_failures INTEGER NOT NULL DEFAULT 0,
-    ${states.map((state) => `${state} INTEGER NOT NULL DEFAULT 0`).join(",\n    ")}
+    ${states.map((state) => `${state} INTEGER NOT NULL DEFAULT 0`).join(",\n    ")},
+    ${poolMetricColumns.map(([name, definition]) => `${name} ${definition}`).join(",\n    ")}
   )`,
   `INSERT OR IGNORE INTO wp_pool (id) VALUES (1)`,
   // A container's name is its Durable Object id, so a stop notice (which knows only the id) finds it.
@@ -30,7 +32,8 @@ export const schema = [
     check_due_at INTEGER,
     binding TEXT,
     failed_checks INTEGER NOT NULL DEFAULT 0,
-    fence INTEGER NOT NULL DEFAULT 0
+    fence INTEGER NOT NULL DEFAULT 0,
+    ${slotMetricColumns.map(([name, definition]) => `${name} ${definition}`).join(",\n    ")}
   ) WITHOUT ROWID`,
   // Each index is partial, so a transition writes only the index entries it really changes.
   `CREATE UNIQUE INDEX IF NOT EXISTS wp_leases ON wp_slots (session_id) WHERE state = 'acquired'`,
@@ -38,12 +41,6 @@ export const schema = [
   `CREATE INDEX IF NOT EXISTS wp_slots_unleased ON wp_slots (state) WHERE state <> 'acquired'`,
   // Health checks and lease expiry both walk this, in due order, a page at a time.
   `CREATE INDEX IF NOT EXISTS wp_slots_due ON wp_slots (check_due_at) WHERE check_due_at IS NOT NULL`,
-  `CREATE TRIGGER IF NOT EXISTS wp_slots_inserted AFTER INSERT ON wp_slots BEGIN
-    UPDATE wp_pool SET ${countDelta("NEW", "+")} WHERE id = 1;
-  END`,
-  `CREATE TRIGGER IF NOT EXISTS wp_slots_deleted AFTER DELETE ON wp_slots BEGIN
-    UPDATE wp_pool SET ${countDelta("OLD", "-")} WHERE id = 1;
-  END`,
   // The holders of a lease (scoped acquires, from any isolate): they go with the lease, whatever ends it.
   `CREATE TABLE IF NOT EXISTS wp_holders (
     container TEXT NOT NULL,
@@ -57,11 +54,25 @@ export const schema = [
   END`,
   `CREATE TRIGGER IF NOT EXISTS wp_holders_slot_removed AFTER DELETE ON wp_slots BEGIN
     DELETE FROM wp_holders WHERE container = OLD.container;
+  END`
+]
+
+/**
+ * Counts and metrics move with the rows, each trigger writing the pool row once. They are created after
+ * the added columns they name; `_v2` replaced triggers that kept counts only.
+ */
+const triggers = [
+  ...["inserted", "deleted", "moved"].map((name) => `DROP TRIGGER IF EXISTS wp_slots_${name}`),
+  `CREATE TRIGGER IF NOT EXISTS wp_slots_inserted_v2 AFTER INSERT ON wp_slots BEGIN
+    UPDATE wp_pool SET ${countDelta("NEW", "+")}, ${onInsert} WHERE id = 1;
   END`,
-  `CREATE TRIGGER IF NOT EXISTS wp_slots_moved AFTER UPDATE OF state ON wp_slots WHEN OLD.state <> NEW.state BEGIN
+  `CREATE TRIGGER IF NOT EXISTS wp_slots_deleted_v2 AFTER DELETE ON wp_slots BEGIN
+    UPDATE wp_pool SET ${countDelta("OLD", "-")}, ${onDelete} WHERE id = 1;
+  END`,
+  `CREATE TRIGGER IF NOT EXISTS wp_slots_moved_v2 AFTER UPDATE OF state ON wp_slots WHEN OLD.state <> NEW.state BEGIN
     UPDATE wp_pool SET ${
     states.map((s) => `${s} = ${s} + (NEW.state = '${s}') - (OLD.state = '${s}')`).join(", ")
-  } WHERE id = 1;
+  }, ${onMove} WHERE id = 1;
   END`
 ]
 
@@ -80,23 +91,43 @@ const addedColumns: ReadonlyArray<readonly [name: string, definition: string]> =
   ["fence", "INTEGER NOT NULL DEFAULT 0"]
 ]
 
-const hasColumn = (storage: SqlStorageLike, column: string): boolean => {
+const hasColumn = (storage: SqlStorageLike, column: string, table = "wp_slots"): boolean => {
   try {
-    storage.sql.exec(`SELECT ${column} FROM wp_slots LIMIT 0`).toArray()
+    storage.sql.exec(`SELECT ${column} FROM ${table} LIMIT 0`).toArray()
     return true
   } catch {
     return false
   }
 }
 
-/** Creates the tables if they do not exist yet, and adds the columns an older table lacks. */
-export const migrate = (storage: SqlStorageLike): void => {
+const addColumns = (
+  storage: SqlStorageLike,
+  table: string,
+  columns: ReadonlyArray<readonly [name: string, definition: string]>
+): boolean => {
+  let added = false
+  for (const [column, definition] of columns) {
+    if (!hasColumn(storage, column, table)) {
+      storage.transactionSync(() => void storage.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`))
+      added = true
+    }
+  }
+  return added
+}
+
+/**
+ * Creates the tables if they do not exist yet, adds the columns an older table lacks, and (re)creates
+ * the triggers. `now` starts the time of slots from before their state times were recorded.
+ */
+export const migrate = (storage: SqlStorageLike, now: number = Date.now()): void => {
   storage.transactionSync(() => {
     for (const statement of schema) storage.sql.exec(statement)
   })
-  for (const [column, definition] of addedColumns) {
-    if (!hasColumn(storage, column)) {
-      storage.transactionSync(() => void storage.sql.exec(`ALTER TABLE wp_slots ADD COLUMN ${column} ${definition}`))
-    }
-  }
+  addColumns(storage, "wp_slots", addedColumns)
+  addColumns(storage, "wp_pool", poolMetricColumns)
+  const timed = addColumns(storage, "wp_slots", slotMetricColumns)
+  storage.transactionSync(() => {
+    for (const statement of triggers) storage.sql.exec(statement)
+  })
+  if (timed) stampOlderSlots(storage, now)
 }

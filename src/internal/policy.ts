@@ -193,7 +193,12 @@ export const checkOutcome = (state: SlotState, probe: Probe, failedInARow: numbe
     : "recheck"
 
 /** What `stats()` reports, from the maintained counts. */
-export const toStats = (counts: SlotCounts, startFailures: number, config: WarmPoolConfig): PoolStats => ({
+/** The count fields of `stats()`; the metrics come from the pool row (`SqliteMetrics`). */
+export const toStats = (
+  counts: SlotCounts,
+  startFailures: number,
+  config: WarmPoolConfig
+): Omit<PoolStats, "newSessions" | "starts" | "startTimeMs" | "containerSeconds"> => ({
   warm: counts.warm,
   acquired: counts.acquired,
   warming: counts.warming + counts.starting,

@@ -23,8 +23,9 @@ export interface FakeContainers {
   readonly status: Map<string, FakeStatus>
   readonly behaviour: {
     startDelay: Duration.Duration
-    /** How many of the next start attempts fail. */
+    /** How many of the next start attempts fail, and with what reason. */
     failNextStarts: number
+    startFailureReason: string
     /** Start attempts never finish. */
     hangStarts: boolean
     /** `getState()` fails. */
@@ -62,6 +63,7 @@ export const makeFakeContainers = (prefix = "container"): FakeContainers => {
   const behaviour = {
     startDelay: Duration.zero,
     failNextStarts: 0,
+    startFailureReason: "injected start failure",
     hangStarts: false,
     statusFails: false,
     statusDelay: Duration.zero,
@@ -88,7 +90,7 @@ export const makeFakeContainers = (prefix = "container"): FakeContainers => {
         calls.starts++
         if (behaviour.failNextStarts > 0) {
           behaviour.failNextStarts--
-          return yield* fail(container, "start", "injected start failure")
+          return yield* fail(container, "start", behaviour.startFailureReason)
         }
         if (behaviour.hangStarts) return yield* Effect.never
         const began = destroyCount

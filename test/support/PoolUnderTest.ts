@@ -34,6 +34,8 @@ export const poolUnderTest = <S extends Services>(context: Context.Context<S>) =
     releaseHold: (sessionId: string, holder: string, config: WarmPoolConfig) =>
       engine(config)((e) => e.releaseHold(sessionId, holder)),
     stats: (config: WarmPoolConfig) => engine(config)((e) => e.stats),
+    inspect: (limit: number, cursor: string | null, config: WarmPoolConfig) =>
+      engine(config)((e) => e.inspect(limit, cursor)),
     warmup: (count: number | undefined, config: WarmPoolConfig) => engine(config)((e) => e.warmup(count)),
     shutdown: (config: WarmPoolConfig) => engine(config)((e) => e.shutdown),
     containerStopped: (reference: string) => run(Effect.flatMap(Engine, (e) => e.containerStopped(reference))),

@@ -294,8 +294,8 @@ export const storeContract = (
         expect(await run(record.shutDown)).toBe(false)
         await run(record.setShutDown(true))
         expect(await run(record.shutDown)).toBe(true)
-        await run(record.recordStartFailure)
-        await run(record.recordStartFailure)
+        await run(record.recordStartFailure("other"))
+        await run(record.recordStartFailure("other"))
         expect(await run(record.startFailures)).toBe(2)
       }))
 

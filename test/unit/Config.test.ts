@@ -20,7 +20,8 @@ describe("Config", () => {
       name: "default",
       containerBinding: "CONTAINER",
       stickyCacheSize: 10_000,
-      stickyCacheTtl: 30_000
+      stickyCacheTtl: 30_000,
+      traceSessionIds: false
     })
   })
 

@@ -133,7 +133,7 @@ describe("PoolSettings", () => {
       yield* first.settings.adopt(raw)
 
       const loaded = yield* later.settings.get
-      const { stickyCacheSize: _size, stickyCacheTtl: _ttl, ...pool } = raw
+      const { stickyCacheSize: _size, stickyCacheTtl: _ttl, traceSessionIds: _trace, ...pool } = raw
       expect(loaded.config).toMatchObject(pool)
       expect(poolPart(loaded.config)).toBe(poolPart(raw))
       const containers = yield* loaded.containers

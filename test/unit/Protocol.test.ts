@@ -29,7 +29,21 @@ const stats = {
   config: defaults,
   stopping: 0,
   sessions: 2,
-  startFailures: 4
+  startFailures: 4,
+  newSessions: { warm: 5, cold: 1, refused: 0 },
+  starts: { succeeded: 6, failed: 4, failedBy: { timeout: 1, platformLimit: 2, other: 1 } },
+  startTimeMs: { median: 320, p95: 900, samples: 6 },
+  containerSeconds: { warmIdle: 12.5, leased: 3 }
+}
+
+const inspected = {
+  name: "c-1",
+  state: "acquired",
+  sessionId: "alice",
+  ageMs: 1_000,
+  leaseExpiresAt: 300_000,
+  lastHealthCheck: { at: 30_000, ok: true },
+  binding: "CONTAINER"
 }
 
 /** A well-formed success of each method, as the pool encodes it. */
@@ -56,7 +70,8 @@ const successes: Record<MethodName, ReadonlyArray<unknown>> = {
   stats: [stats],
   warmup: [{ started: 2, warm: 3 }],
   shutdown: [{ stopped: 0 }],
-  containerStopped: [true, false]
+  containerStopped: [true, false],
+  inspect: [{ containers: [], nextCursor: null }, { containers: [inspected], nextCursor: "c-1" }]
 }
 
 /** Successes of the wrong shape, such as a pool of another version might send. */
@@ -87,7 +102,8 @@ const misshapen: Record<MethodName, ReadonlyArray<unknown>> = {
   stats: [{}, { ...stats, warm: -1 }, { ...stats, total: 1.5 }, { ...stats, config: { minContainers: -1 } }],
   warmup: [{}, { started: -1, warm: 0 }, { started: 1 }],
   shutdown: [{}, { stopped: -2 }, { stopped: "1" }],
-  containerStopped: ["true", 1, null]
+  containerStopped: ["true", 1, null],
+  inspect: [{}, { containers: [{ ...inspected, state: "lost" }], nextCursor: null }, { containers: [{ ...inspected, ageMs: -1 }], nextCursor: null }]
 }
 
 const names = Object.keys(methods) as Array<MethodName>

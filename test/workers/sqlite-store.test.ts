@@ -59,7 +59,7 @@ const slot = (container: string, state: "warming" | "starting", sessionId: strin
 const costWith = (sessions: number) => {
   const stub = env.WARM_POOL.get(env.WARM_POOL.idFromName(`store-cost-${sessions}-${crypto.randomUUID()}`))
   return runInDurableObject(stub, async (_instance, state) => {
-    const { counted, store } = countingStorage(state.storage)
+    const { counted, record, store } = countingStorage(state.storage)
     for (let i = 0; i < sessions; i++) {
       await run(store.reserve([slot(`c-${i}`, "starting", `s-${i}`)]))
       await run(store.bind(`c-${i}`, { expiresAt: 10, cachedUntil: 0 }, 0))
@@ -76,6 +76,8 @@ const costWith = (sessions: number) => {
       lease: await measure(store.lease("s-0")),
       renewLease: await measure(store.renewLease("s-0", "c-0", { expiresAt: 20, cachedUntil: 0 })),
       counts: await measure(store.counts),
+      metrics: await measure(record.metrics),
+      inspectPage: await measure(store.page("c-1", 8)),
       dueForCheck: await measure(store.dueForCheck(1_000, 8)),
       assignWarm: await measure(store.assignWarm("new", { expiresAt: 20, cachedUntil: 0 })),
       reserveRefill: await measure(store.reserve([slot("refill", "warming", null)])),
@@ -94,6 +96,9 @@ describe("SQLite store cost", () => {
     // A page of 8 due checks reads about 8 rows, not every due row.
     expect(large.dueForCheck.read).toBeLessThanOrEqual(9)
     expect(large.counts.read).toBe(1)
+    // stats() metrics: the pool row alone. inspect: a page of 8 reads about 8 rows, in key order.
+    expect(large.metrics.read).toBe(1)
+    expect(large.inspectPage.read).toBeLessThanOrEqual(9)
   })
 
   it("writes at most 10 rows, index entries included, for a warm assignment and the refill it reserves", async () => {

@@ -2,4 +2,5 @@
 export { TestWarmPool as WarmPool } from "../support/TestWarmPool.js"
 export { StandInContainer } from "./StandInContainer.js"
 export { FencedStandIn } from "./FencedStandIn.js"
+export { TracedWarmPool } from "./TracedWarmPool.js"
 export { default } from "./quickstart.js"
