@@ -1,0 +1,99 @@
+/**
+ * Bugs the interleaving model test found (test/unit/Interleaving.test.ts), each replayed here as one
+ * deterministic interleaving, so the fix stays proven however the generator changes. A call is paused
+ * at one store or alarm call, as an Effect fiber may be at any step while others run.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer } from "effect"
+import type { PoolAlarmService } from "../../src/internal/PoolAlarm.js"
+import { memoryBackend, PoolAlarm } from "../../src/internal/PoolAlarm.js"
+import type { PoolStoreService } from "../../src/internal/PoolStore.js"
+import { PoolRecord, PoolStore } from "../../src/internal/PoolStore.js"
+import { migrate } from "../../src/internal/SqlitePoolStore.js"
+import { config, fakeDriver, makeFakeContainers } from "../support/FakeContainers.js"
+import { buildPool, poolUnderTest } from "../support/PoolUnderTest.js"
+import { makeSqlJsStorageSync } from "../support/SqlJsStorage.js"
+
+type PausePoint = "assignWarm" | "clearAlarm"
+
+/** A pool whose `assignWarm` and alarm `clear` can each be paused once: the next caller waits there. */
+const makePausableHarness = Effect.gen(function*() {
+  const fake = makeFakeContainers()
+  const storage = makeSqlJsStorageSync()
+  yield* Effect.addFinalizer(() => Effect.sync(() => storage.close()))
+  migrate(storage)
+  const store = yield* PoolStore.make(storage)
+  const backend = memoryBackend()
+  const alarm = yield* PoolAlarm.make(backend)
+  const pauses = new Map<PausePoint, { readonly reached: Deferred.Deferred<void>; readonly go: Deferred.Deferred<void> }>()
+  const pausable = <A, E>(point: PausePoint, effect: Effect.Effect<A, E>) =>
+    Effect.suspend(() => {
+      const pause = pauses.get(point)
+      if (pause === undefined) return effect
+      pauses.delete(point)
+      return Effect.zipRight(Effect.zipRight(Deferred.succeed(pause.reached, undefined), Deferred.await(pause.go)), effect)
+    })
+  const context = yield* buildPool(Layer.mergeAll(
+    Layer.succeed(PoolStore, {
+      ...store,
+      assignWarm: (...args) => pausable("assignWarm", store.assignWarm(...args))
+    } satisfies PoolStoreService),
+    Layer.succeed(PoolRecord, PoolRecord.make(storage)),
+    fakeDriver(fake),
+    Layer.succeed(PoolAlarm, { ...alarm, clear: pausable("clearAlarm", alarm.clear) } satisfies PoolAlarmService)
+  ))
+  /** The next call to reach `point` waits there; the effect returned lets it go on. */
+  const pauseAt = (point: PausePoint) =>
+    Effect.gen(function*() {
+      const pause = { reached: yield* Deferred.make<void>(), go: yield* Deferred.make<void>() }
+      pauses.set(point, pause)
+      return { reached: Deferred.await(pause.reached), go: Deferred.succeed(pause.go, undefined) }
+    })
+  return { pool: poolUnderTest(context), store, fake, alarm: backend, pauseAt }
+})
+
+const idlePool = config({ minContainers: 0, maxContainers: 2, stickyCacheSize: 0 })
+
+describe("found by the interleaving model test", () => {
+  describe("the alarm stays armed while the pool holds a container", () => {
+    // A getContainer found the alarm armed, then, before it reserved its cold start, a tick saw an idle
+    // pool and disarmed. The pool held a leased container with no alarm: no expiry, no health check.
+    it.scoped("a cold start reserved after a tick disarmed the idle pool arms the alarm again", () =>
+      Effect.gen(function*() {
+        const { alarm, fake, pauseAt, pool, store } = yield* makePausableHarness
+        yield* pool.getContainer("a", idlePool)
+        yield* pool.release("a", idlePool) // stopped: the pool holds nothing, its alarm still armed
+        expect(yield* store.counts).toMatchObject({ warm: 0, acquired: 0, stopping: 0 })
+
+        const paused = yield* pauseAt("assignWarm")
+        const get = yield* Effect.fork(pool.getContainer("c", idlePool))
+        yield* paused.reached // past the alarm check, before the reservation
+        expect((yield* pool.tick).nextAlarm, "the tick saw an idle pool").toBeNull()
+        expect(alarm.get()).toBeNull()
+        yield* paused.go
+        const container = yield* Fiber.join(get)
+
+        expect(fake.running()).toEqual([container])
+        expect(alarm.get(), "a pool that holds a container has its alarm armed").not.toBeNull()
+      }))
+
+    // The other order: the tick counted no container, a cold start reserved one, then the tick disarmed.
+    it.scoped("a tick does not disarm on a count a cold start has changed since", () =>
+      Effect.gen(function*() {
+        const { alarm, fake, pauseAt, pool } = yield* makePausableHarness
+        yield* pool.getContainer("a", idlePool)
+        yield* pool.release("a", idlePool)
+
+        const paused = yield* pauseAt("clearAlarm")
+        const tick = yield* Effect.fork(pool.tick)
+        yield* paused.reached
+        const get = yield* Effect.fork(pool.getContainer("c", idlePool))
+        yield* paused.go
+        yield* Fiber.join(tick)
+        const container = yield* Fiber.join(get)
+
+        expect(fake.running()).toEqual([container])
+        expect(alarm.get(), "a pool that holds a container has its alarm armed").not.toBeNull()
+      }))
+  })
+})
