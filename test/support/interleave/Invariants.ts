@@ -24,7 +24,14 @@ export const must = (holds: boolean, message: () => string) => {
   if (!holds) throw new InvariantBroken(message())
 }
 
-export const checkInvariants = (world: World, ledger: Ledger, config: WarmPoolConfig, now: number, step: string) =>
+export const checkInvariants = (
+  world: World,
+  ledger: Ledger,
+  config: WarmPoolConfig,
+  now: number,
+  step: string,
+  tickInFlight: boolean
+) =>
   Effect.gen(function*() {
     const { leases, slots } = yield* world.store.snapshot
     const counts = yield* world.store.counts
@@ -39,6 +46,15 @@ export const checkInvariants = (world: World, ledger: Ledger, config: WarmPoolCo
       () => `${step}: the pool tracks ${totalContainers(counts)} containers, more than maxContainers ${config.maxContainers}`
     )
     must(new Set(leases.map((l) => l.container)).size === leases.length, () => `${step}: a container is leased to two ids`)
+
+    // The runtime deletes the alarm as it fires it; the tick arms a safety alarm before anything else.
+    if (!tickInFlight && slots.length > 0) {
+      must((yield* world.alarm.get) !== null, () => `${step}: the pool holds ${slots.length} containers and no alarm is armed`)
+    }
+    must(
+      ledger.quietSince === undefined || world.fake.calls.starts === ledger.quietSince,
+      () => `${step}: a container started after shutdown() resolved, before any new use`
+    )
 
     const bySlot = new Map(slots.map((slot) => [slot.container, slot]))
     const running = world.fake.running()

@@ -57,6 +57,11 @@ export class Ledger {
   readonly scopes: Array<ScopeHolder> = []
   /** Containers that died or stopped answering: their holders may lose them. */
   readonly troubled = new Set<string>()
+  /**
+   * Container starts seen when a shutdown resolved with no use overlapping it: until the next
+   * `getContainer` is sent, nothing may start.
+   */
+  quietSince: number | undefined
   /** When `busy` steps moved the clock: storage and CPU time, which the documented bounds leave aside. */
   private readonly busySpans: Array<readonly [from: number, to: number]> = []
   private events = 0
@@ -76,6 +81,7 @@ export class Ledger {
       opened: this.events++
     }
     this.calls.push(call)
+    if (kind === "get") this.quietSince = undefined
     // A release or a shutdown ends the holds it concerns as soon as it is sent. A scope's close ends
     // that scope only: other scopes of the id still hold the container.
     if (kind === "release") {
@@ -98,6 +104,12 @@ export class Ledger {
 
   private overlaps(a: Call, b: Call) {
     return a !== b && b.opened < (a.closed ?? Infinity) && (b.closed ?? Infinity) > a.opened
+  }
+
+  /** A shutdown answered: from now until the next use, nothing may start, unless a use overlapped it. */
+  shutDown(call: Call, starts: number) {
+    const used = this.calls.some((other) => other.kind === "get" && this.overlaps(call, other))
+    this.quietSince = used ? undefined : starts
   }
 
   /** Whether a release of the call's id (a plain one only, with `plainOnly`) or a shutdown overlapped the call. */

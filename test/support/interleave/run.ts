@@ -172,9 +172,11 @@ export const runSchedule = (scenario: Scenario, s: fc.Scheduler, counter: { step
           return
         case "tick":
           return yield* fireAlarm
-        case "shutdown":
-          yield* call("shutdown", undefined, (e) => e.shutdown(config))
+        case "shutdown": {
+          const { entry, exit } = yield* call("shutdown", undefined, (e) => e.shutdown(config))
+          if (exit !== undefined && Exit.isSuccess(exit)) ledger.shutDown(entry, world.fake.calls.starts)
           return
+        }
         case "crash": {
           const victim = pick(action.pick)
           if (victim === undefined) return
@@ -237,7 +239,7 @@ export const runSchedule = (scenario: Scenario, s: fc.Scheduler, counter: { step
     for (;;) {
       yield* quiesce(scheduler)
       const t = yield* now
-      yield* checkInvariants(world, ledger, config, t, `step ${steps} at ${t} ms`)
+      yield* checkInvariants(world, ledger, config, t, `step ${steps} at ${t} ms`, tick !== undefined)
       const actorsDone = yield* done(actors)
       // A due alarm comes in like any other event: the scheduler decides when.
       const alarmAt = yield* world.alarm.get
