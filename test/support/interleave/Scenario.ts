@@ -56,7 +56,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   },
   { weight: 8, arbitrary: id.map((id) => ({ _tag: "release" as const, id })) },
   { weight: 8, arbitrary: fc.constant({ _tag: "tick" as const }) },
-  { weight: 2, arbitrary: fc.constant({ _tag: "shutdown" as const }) },
+  { weight: 5, arbitrary: fc.constant({ _tag: "shutdown" as const }) },
   { weight: 5, arbitrary: fc.record({ pick: fc.nat(5), notify: fc.boolean() }).map((r) => ({ _tag: "crash" as const, ...r })) },
   {
     weight: 4,
