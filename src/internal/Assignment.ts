@@ -67,14 +67,17 @@ export const make = Effect.gen(function*() {
     yield* alarm.set((yield* now) + config.healthCheckInterval)
   })
 
-  /** Slides a live lease and answers its container; undefined when there is none or it expired. */
+  /**
+   * Slides a live lease and answers its container; undefined when there is none, it expired, or it ended
+   * between the read and the renewal (expired by a tick, released): that container is no longer the session's.
+   */
   const renewIfLive = (lease: Lease | undefined, at: number, grantMs: number, sliding = true) =>
     Effect.flatMap(settings.get, ({ config }) =>
       lease === undefined || !isLeaseLive(lease, at)
         ? Effect.succeed(undefined)
-        : Effect.as(
+        : Effect.map(
           store.renewLease(lease.sessionId, lease.container, leaseTerms(at, grantMs, config, sliding)),
-          lease.container
+          (renewed) => renewed ? lease.container : undefined
         ))
 
   /** A cold start for one session, when no warm container is free. */
@@ -122,9 +125,11 @@ export const make = Effect.gen(function*() {
   ): Effect.Effect<string, AssignmentError> =>
     Effect.gen(function*() {
       const lease = yield* store.lease(sessionId)
-      const live = yield* renewIfLive(lease, yield* now, grantMs, sliding)
+      const at = yield* now
+      const live = yield* renewIfLive(lease, at, grantMs, sliding)
       if (live !== undefined) return yield* Effect.as(outcome("live", live), live)
-      if (lease !== undefined) {
+      // Only a lease that had expired when read: one that ended since may already serve another id.
+      if (lease !== undefined && !isLeaseLive(lease, at)) {
         // Expired: its holder may still use it, so it is recycled, never handed on.
         yield* store.markStopping(lease.container)
         yield* lifecycle.inBackground(lifecycle.stop(lease.container, "expired"))

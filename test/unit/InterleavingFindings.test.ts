@@ -1,10 +1,11 @@
 /**
- * Bugs the interleaving model test found (test/unit/Interleaving.test.ts), each replayed here as one
- * deterministic interleaving, so the fix stays proven however the generator changes. A call is paused
+ * Races the interleaving model test (test/unit/Interleaving.test.ts) found, or that writing its invariants
+ * led to, each replayed here as one deterministic interleaving, so the fix stays proven however the
+ * generator changes. A call is paused
  * at one store or alarm call, as an Effect fiber may be at any step while others run.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, TestClock } from "effect"
 import type { PoolAlarmService } from "../../src/internal/PoolAlarm.js"
 import { memoryBackend, PoolAlarm } from "../../src/internal/PoolAlarm.js"
 import type { PoolStoreService } from "../../src/internal/PoolStore.js"
@@ -14,7 +15,7 @@ import { config, fakeDriver, makeFakeContainers } from "../support/FakeContainer
 import { buildPool, poolUnderTest } from "../support/PoolUnderTest.js"
 import { makeSqlJsStorageSync } from "../support/SqlJsStorage.js"
 
-type PausePoint = "assignWarm" | "clearAlarm"
+type PausePoint = "assignWarm" | "renewLease" | "clearAlarm"
 
 /** A pool whose `assignWarm` and alarm `clear` can each be paused once: the next caller waits there. */
 const makePausableHarness = Effect.gen(function*() {
@@ -36,7 +37,8 @@ const makePausableHarness = Effect.gen(function*() {
   const context = yield* buildPool(Layer.mergeAll(
     Layer.succeed(PoolStore, {
       ...store,
-      assignWarm: (...args) => pausable("assignWarm", store.assignWarm(...args))
+      assignWarm: (...args) => pausable("assignWarm", store.assignWarm(...args)),
+      renewLease: (...args) => pausable("renewLease", store.renewLease(...args))
     } satisfies PoolStoreService),
     Layer.succeed(PoolRecord, PoolRecord.make(storage)),
     fakeDriver(fake),
@@ -54,7 +56,7 @@ const makePausableHarness = Effect.gen(function*() {
 
 const idlePool = config({ minContainers: 0, maxContainers: 2, stickyCacheSize: 0 })
 
-describe("found by the interleaving model test", () => {
+describe("races found with the interleaving model test", () => {
   describe("the alarm stays armed while the pool holds a container", () => {
     // A getContainer found the alarm armed, then, before it reserved its cold start, a tick saw an idle
     // pool and disarmed. The pool held a leased container with no alarm: no expiry, no health check.
@@ -96,4 +98,28 @@ describe("found by the interleaving model test", () => {
         expect(alarm.get(), "a pool that holds a container has its alarm armed").not.toBeNull()
       }))
   })
+
+  // Found while writing the interleaving test's "an id keeps its container" check: a getContainer read a live
+  // lease, the lease lapsed and the tick stopped its container before the renewal was written, and the call
+  // answered the stopped container anyway (the failed renewal was ignored).
+  it.scoped("a getContainer whose lease ended before its renewal was written answers a live lease, not the old container", () =>
+    Effect.gen(function*() {
+      const { fake, pauseAt, pool, store } = yield* makePausableHarness
+      const cfg = config({ minContainers: 0, maxContainers: 2, acquireTimeout: 3_000, stickyCacheSize: 0 })
+      const first = yield* pool.getContainer("a", cfg)
+      yield* TestClock.adjust(Duration.millis(2_999))
+
+      const paused = yield* pauseAt("renewLease")
+      const get = yield* Effect.fork(pool.getContainer("a", cfg))
+      yield* paused.reached // read a's lease, live at 2,999 ms
+      yield* TestClock.adjust(Duration.millis(1))
+      expect((yield* pool.tick).expired, "the lease lapsed at 3,000 ms").toBe(1)
+      expect(fake.status.get(first)).toBe("stopped")
+      yield* paused.go
+      const container = yield* Fiber.join(get)
+
+      expect(container, "not the container the tick stopped").not.toBe(first)
+      expect(fake.status.get(container)).toBe("healthy")
+      expect(yield* store.lease("a")).toMatchObject({ container })
+    }))
 })
