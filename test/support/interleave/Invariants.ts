@@ -66,14 +66,15 @@ export const checkInvariants = (
       must(bySlot.has(container), () => `${step}: container ${container} runs, untracked by the pool`)
     }
 
-    const holds = ledger.liveHolds(now).filter((hold) => running.includes(hold.container))
+    const holds = ledger.liveHolds(now)
     for (const hold of holds) {
       const others = holds.filter((other) => other.container === hold.container && other.id !== hold.id)
       must(
-        others.length === 0,
+        others.length === 0 || !running.includes(hold.container),
         () => `${step}: running container ${hold.container} is held by ${hold.id} and ${others.map((o) => o.id).join(", ")}`
       )
-      // An id keeps its container until it releases it, its lease lapses, or the container fails.
+      // An id keeps its container (the pool neither stops it nor hands it on) until it releases it, its lease
+      // lapses, or the container fails.
       if (ledger.troubled.has(hold.container)) continue
       const slot = bySlot.get(hold.container)
       must(
