@@ -8,7 +8,7 @@ import type { InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
 import { ContainerStartFailed, PoolExhausted } from "../Errors.js"
 import type { StorageError } from "./errors.js"
 import { Lifecycle } from "./Lifecycle.js"
-import type { Lease, SlotCounts } from "./policy.js"
+import type { Lease, LeaseTerms, SlotCounts } from "./policy.js"
 import { capacityLeft, isLeaseLive, leaseTerms } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
@@ -68,6 +68,13 @@ export const make = Effect.gen(function*() {
   })
 
   /**
+   * A renewal (plain use marks the lease sliding) runs under the lock where holders' leaving decides to end
+   * a lease: it is either seen by that decision or finds the lease ended.
+   */
+  const renew = (sessionId: string, container: string, terms: LeaseTerms) =>
+    store.exclusive(store.renewLease(sessionId, container, terms))
+
+  /**
    * Slides a live lease and answers its container; undefined when there is none, it expired, or it ended
    * between the read and the renewal (expired by a tick, released): that container is no longer the session's.
    */
@@ -76,7 +83,7 @@ export const make = Effect.gen(function*() {
       lease === undefined || !isLeaseLive(lease, at)
         ? Effect.succeed(undefined)
         : Effect.map(
-          store.renewLease(lease.sessionId, lease.container, leaseTerms(at, grantMs, config, sliding)),
+          renew(lease.sessionId, lease.container, leaseTerms(at, grantMs, config, sliding)),
           (renewed) => renewed ? lease.container : undefined
         ))
 
@@ -142,7 +149,7 @@ export const make = Effect.gen(function*() {
       // container a cache could then keep after it went to another id.
       if (joined && (grantMs > 0 || sliding)) {
         const { config } = yield* settings.get
-        if (!(yield* store.renewLease(sessionId, container, leaseTerms(yield* now, grantMs, config, sliding)))) {
+        if (!(yield* renew(sessionId, container, leaseTerms(yield* now, grantMs, config, sliding)))) {
           return yield* getContainer(sessionId, grantMs, sliding)
         }
       }

@@ -15,7 +15,7 @@ import { config, fakeDriver, makeFakeContainers } from "../support/FakeContainer
 import { buildPool, poolUnderTest } from "../support/PoolUnderTest.js"
 import { makeSqlJsStorageSync } from "../support/SqlJsStorage.js"
 
-type PausePoint = "assignWarm" | "renewLease" | "clearAlarm"
+type PausePoint = "assignWarm" | "renewLease" | "markStopping" | "clearAlarm"
 
 /** A pool whose `assignWarm` and alarm `clear` can each be paused once: the next caller waits there. */
 const makePausableHarness = Effect.gen(function*() {
@@ -38,7 +38,8 @@ const makePausableHarness = Effect.gen(function*() {
     Layer.succeed(PoolStore, {
       ...store,
       assignWarm: (...args) => pausable("assignWarm", store.assignWarm(...args)),
-      renewLease: (...args) => pausable("renewLease", store.renewLease(...args))
+      renewLease: (...args) => pausable("renewLease", store.renewLease(...args)),
+      markStopping: (...args) => pausable("markStopping", store.markStopping(...args))
     } satisfies PoolStoreService),
     Layer.succeed(PoolRecord, PoolRecord.make(storage)),
     fakeDriver(fake),
@@ -113,13 +114,36 @@ describe("races found with the interleaving model test", () => {
       const get = yield* Effect.fork(pool.getContainer("a", cfg))
       yield* paused.reached // read a's lease, live at 2,999 ms
       yield* TestClock.adjust(Duration.millis(1))
-      expect((yield* pool.tick).expired, "the lease lapsed at 3,000 ms").toBe(1)
-      expect(fake.status.get(first)).toBe("stopped")
+      const tick = yield* Effect.fork(pool.tick) // its refill waits on the lock the renewal holds
+      while (fake.status.get(first) !== "stopped") yield* Effect.yieldNow() // the lease lapsed at 3,000 ms
       yield* paused.go
       const container = yield* Fiber.join(get)
+      expect((yield* Fiber.join(tick)).expired).toBe(1)
 
       expect(container, "not the container the tick stopped").not.toBe(first)
       expect(fake.status.get(container)).toBe("healthy")
       expect(yield* store.lease("a")).toMatchObject({ container })
+    }))
+
+  // Random seed 2 with holds: the last holder of a's lease left and its release decided to end the lease
+  // (no plain use yet); before it wrote the end, a plain getContainer("a") renewed the lease as sliding and
+  // was answered its container. The release then stopped it: a getContainer caller lost its container.
+  it.scoped("a plain getContainer that renews a lease while its last holder leaves keeps the container it was answered", () =>
+    Effect.gen(function*() {
+      const { fake, pauseAt, pool, store } = yield* makePausableHarness
+      const cfg = config({ minContainers: 0, maxContainers: 2, stickyCacheSize: 0 })
+      const held = yield* pool.hold("a", "holder-1", cfg)
+
+      const paused = yield* pauseAt("markStopping")
+      const leave = yield* Effect.fork(pool.releaseHold("a", "holder-1", cfg))
+      yield* paused.reached // the last holder is out and the release decided to end the lease
+      const fork = yield* Effect.fork(pool.getContainer("a", cfg))
+      yield* paused.go
+      yield* Fiber.join(leave)
+      const container = yield* Fiber.join(fork)
+
+      expect(yield* store.lease("a"), "a's lease is the container its getContainer was answered").toMatchObject({ container })
+      expect(fake.status.get(container)).toBe("healthy")
+      expect(fake.status.get(held), "the container the release ended is stopped").toBe("stopped")
     }))
 })

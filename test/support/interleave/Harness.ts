@@ -82,12 +82,9 @@ export const quiesce = (scheduler: CountingScheduler) =>
     }
   })
 
-/**
- * How a scoped acquire opens and closes, as `WarmPoolClient.acquire` does it today: `getContainer`, then a
- * plain release. Once scoped holders share one lease (issue 11 §1), these two call the holder API instead,
- * and `INTERLEAVE_HOLDERS=1` checks that a scope's container stays its id's until the last scope closes.
- */
+/** A scoped acquire's calls, as `WarmPoolClient.acquire` makes them: hold, renew while open, release the hold. */
 export const scoped = {
-  open: (e: PoolUnderTest, id: string, config: WarmPoolConfig) => e.getContainer(id, config),
-  close: (e: PoolUnderTest, id: string, config: WarmPoolConfig) => e.release(id, config)
+  open: (e: PoolUnderTest, id: string, holder: string, config: WarmPoolConfig) => e.hold(id, holder, config),
+  renew: (e: PoolUnderTest, id: string, holder: string, config: WarmPoolConfig) => e.renewHold(id, holder, config),
+  close: (e: PoolUnderTest, id: string, holder: string, config: WarmPoolConfig) => e.releaseHold(id, holder, config)
 }

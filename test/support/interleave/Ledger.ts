@@ -4,9 +4,11 @@
  * pool must still honour them), so a broken invariant is a bug, never an artefact of the model.
  */
 import type { WarmPoolConfig } from "../../../src/Config.js"
+import { holdAttempts } from "../../../src/internal/holdPolicy.js"
 import { settleBounds, startBudgetMs } from "../../../src/internal/policy.js"
 
-export type CallKind = "get" | "release" | "shutdown" | "tick" | "stopNotice"
+/** `hold`, `renewHold` and `releaseHold` are a scoped acquire's calls. */
+export type CallKind = "get" | "hold" | "renewHold" | "releaseHold" | "release" | "shutdown" | "tick" | "stopNotice"
 
 export interface Call {
   readonly label: string
@@ -16,8 +18,8 @@ export interface Call {
   /** The pool instance the call went to. */
   readonly instance: number
   readonly boundMs: number
-  /** For a release: the scope whose close sent it; undefined for a plain release. */
-  readonly closing: number | undefined
+  /** For a scope's calls: the scope. */
+  readonly scope: number | undefined
   /** Logical times of its start and end: the clock often stands still while calls come and go. */
   readonly opened: number
   closed?: number
@@ -35,15 +37,22 @@ export interface Hold {
 }
 
 /** A scoped acquire that got its container and has not closed yet. */
-export interface ScopeHolder extends Hold {
+export interface ScopeHolder {
+  readonly id: string
+  readonly container: string
   readonly scope: number
+  /** The earliest its holder may lapse: `acquireTimeout` after it was taken or last renewed. */
+  lapsesAt: number
   /** Something other than another scope's close may end it: a crash, a hang, a plain release, a shutdown. */
   excused: boolean
 }
 
+/** A hold is at most `holdAttempts` assignments, each within the start budget. */
 export const boundOf = (kind: CallKind, config: WarmPoolConfig): number =>
   kind === "get"
     ? startBudgetMs(config)
+    : kind === "hold"
+    ? holdAttempts * startBudgetMs(config)
     : kind === "tick"
     ? settleBounds.tickMs
     : kind === "shutdown"
@@ -68,7 +77,7 @@ export class Ledger {
 
   constructor(readonly config: WarmPoolConfig) {}
 
-  begin(kind: CallKind, id: string | undefined, label: string, now: number, instance: number, closing?: number): Call {
+  begin(kind: CallKind, id: string | undefined, label: string, now: number, instance: number, scope?: number): Call {
     const boundMs = boundOf(kind, this.config)
     const call: Call = {
       label,
@@ -77,17 +86,17 @@ export class Ledger {
       start: now,
       instance,
       boundMs,
-      closing,
+      scope,
       opened: this.events++
     }
     this.calls.push(call)
-    if (kind === "get") this.quietSince = undefined
-    // A release or a shutdown ends the holds it concerns as soon as it is sent. A scope's close ends
-    // that scope only: other scopes of the id still hold the container.
+    if (kind === "get" || kind === "hold") this.quietSince = undefined
+    // A plain release or a shutdown ends the holds it concerns as soon as it is sent; a scope's close
+    // removes that scope's holder only: the id's other holders, and its plain use, keep the lease.
+    if (kind === "releaseHold") this.closeScope(scope!)
     if (kind === "release") {
       this.holds.delete(id!)
-      if (closing !== undefined) this.closeScope(closing)
-      else for (const scope of this.scopes) if (scope.id === id) scope.excused = true
+      for (const holder of this.scopes) if (holder.id === id) holder.excused = true
     }
     if (kind === "shutdown") {
       this.holds.clear()
@@ -108,37 +117,42 @@ export class Ledger {
 
   /** A shutdown answered: from now until the next use, nothing may start, unless a use overlapped it. */
   shutDown(call: Call, starts: number) {
-    const used = this.calls.some((other) => other.kind === "get" && this.overlaps(call, other))
+    const used = this.calls.some((other) => (other.kind === "get" || other.kind === "hold") && this.overlaps(call, other))
     this.quietSince = used ? undefined : starts
   }
 
-  /** Whether a release of the call's id (a plain one only, with `plainOnly`) or a shutdown overlapped the call. */
-  private clashes(call: Call, plainOnly: boolean) {
+  /** Whether a plain release of the call's id, or a shutdown, overlapped the call (the pool may have run it either side). */
+  private clashes(call: Call) {
     return this.calls.some((other) =>
-      this.overlaps(call, other) &&
-      (other.kind === "shutdown" ||
-        (other.kind === "release" && other.id === call.id && !(plainOnly && other.closing !== undefined)))
+      this.overlaps(call, other) && (other.kind === "shutdown" || (other.kind === "release" && other.id === call.id))
     )
   }
 
-  /**
-   * A `getContainer` answered `container`. The id holds it, unless a release or shutdown overlapped the
-   * call (the pool may have run it either side); a scoped acquire (`scope`) holds it unless a plain release
-   * or a shutdown did. Returns the id's hold, or undefined when there is none.
-   */
-  granted(call: Call, container: string, scope?: number): Hold | undefined {
-    const id = call.id!
-    // A call that joined another's assignment got that call's lease terms.
-    const earliest = this.calls
-      .filter((other) => other.kind === "get" && other.id === id && this.overlaps(call, other))
+  /** The earliest start among the calls for the id that overlapped `call`: a joined assignment has its terms. */
+  private earliest(call: Call) {
+    return this.calls
+      .filter((other) => (other.kind === "get" || other.kind === "hold") && other.id === call.id && this.overlaps(call, other))
       .reduce((min, other) => Math.min(min, other.start), call.start)
-    const hold = { id, container, lapsesAt: earliest + this.config.acquireTimeout }
-    if (scope !== undefined && !this.clashes(call, true)) {
-      this.scopes.push({ ...hold, scope, excused: this.troubled.has(container) })
-    }
-    if (this.clashes(call, false)) return undefined
-    this.holds.set(id, hold)
-    return hold
+  }
+
+  /** A plain `getContainer` answered `container`: the id holds it, unless a plain release or a shutdown overlapped the call. */
+  granted(call: Call, container: string) {
+    if (this.clashes(call)) return
+    this.holds.set(call.id!, { id: call.id!, container, lapsesAt: this.earliest(call) + this.config.acquireTimeout })
+  }
+
+  /** A scope's `hold` answered `container`: its holder holds it, unless a plain release or a shutdown overlapped. */
+  held(call: Call, container: string) {
+    if (this.clashes(call)) return
+    const lapsesAt = call.start + this.config.acquireTimeout
+    this.scopes.push({ id: call.id!, container, scope: call.scope!, lapsesAt, excused: this.troubled.has(container) })
+  }
+
+  /** A scope's holder renewed itself: it lapses later. Returns the holder, if its scope is still open. */
+  renewed(call: Call) {
+    const holder = this.scopes.find((s) => s.scope === call.scope)
+    if (holder !== undefined) holder.lapsesAt = Math.max(holder.lapsesAt, call.start + this.config.acquireTimeout)
+    return holder
   }
 
   closeScope(scope: number) {
@@ -151,8 +165,10 @@ export class Ledger {
     for (const scope of this.scopes) if (scope.container === container) scope.excused = true
   }
 
-  liveHolds(now: number): ReadonlyArray<Hold> {
-    return [...this.holds.values()].filter((hold) => now < hold.lapsesAt)
+  /** Plain holds, and (with `withScopes`) the holders of open scopes, that the pool must still honour. */
+  liveHolds(now: number, withScopes: boolean): ReadonlyArray<Hold> {
+    const scopes = withScopes ? this.scopes.filter((s) => !s.excused) : []
+    return [...this.holds.values(), ...scopes].filter((hold) => now < hold.lapsesAt)
   }
 
   /** The clock moves from `from` by `ms` while the pool is busy elsewhere. */

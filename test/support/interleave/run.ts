@@ -7,6 +7,7 @@
  */
 import type { FastCheck as fc } from "effect"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Logger, LogLevel, Option, Random } from "effect"
+import { holdRenewalMs } from "../../../src/internal/holdPolicy.js"
 import { makeManualClock } from "../ManualClock.js"
 import { CountingScheduler } from "../PoolModel.js"
 import type { PoolUnderTest } from "../PoolUnderTest.js"
@@ -62,11 +63,11 @@ class Schedule {
   }
 
   /** One call to the pool, as its caller sees it: an answer, a typed failure, or a reset (no answer). */
-  call<A, E>(kind: CallKind, id: string | undefined, body: (e: PoolUnderTest) => Effect.Effect<A, E>, closing?: number) {
+  call<A, E>(kind: CallKind, id: string | undefined, body: (e: PoolUnderTest) => Effect.Effect<A, E>, scope?: number) {
     return Effect.gen(this, function*() {
       const instance = this.world.restarts
       const label = `${yield* FiberRef.get(currentCall)} [${kind}]`
-      const entry: Call = this.ledger.begin(kind, id, label, yield* now, instance, closing)
+      const entry: Call = this.ledger.begin(kind, id, label, yield* now, instance, scope)
       const fiber = yield* Effect.forkDaemon(body(this.world.engine))
       const result = yield* Effect.raceFirst(
         Effect.map(Fiber.await(fiber), Option.some),
@@ -81,8 +82,10 @@ class Schedule {
       if (Exit.isFailure(exit)) {
         const error = Cause.failureOption(exit.cause)
         const tag = Option.isSome(error) ? (error.value as { _tag?: string })._tag : undefined
+        // A hold gives up, as PoolUnavailable, when its lease ended under it `holdAttempts` times in a row.
+        const allowed = ["PoolExhausted", "ContainerStartFailed", ...(kind === "hold" ? ["PoolUnavailable"] : [])]
         must(
-          tag === "PoolExhausted" || tag === "ContainerStartFailed",
+          tag !== undefined && allowed.includes(tag),
           () => `${label} fails only with a typed error of the contract: ${Cause.pretty(exit.cause)}`
         )
       }
@@ -90,12 +93,36 @@ class Schedule {
     })
   }
 
-  /** A `getContainer` (a scoped one when `scope` is given); true when it answered a container. */
-  get(id: string, scope?: number) {
-    const open = (e: PoolUnderTest) =>
-      scope === undefined ? e.getContainer(id, this.config) : scoped.open(e, id, this.config)
-    return Effect.map(this.call("get", id, open), ({ entry, exit }) =>
-      exit !== undefined && Exit.isSuccess(exit) ? (this.ledger.granted(entry, exit.value, scope), true) : false)
+  /** A scoped acquire, as `WarmPoolClient.acquire` runs one: hold, renew every `acquireTimeout / 2`, release the hold. */
+  scope(id: string, holdMs: number) {
+    const { config, ledger } = this
+    return Effect.gen(this, function*() {
+      const scope = this.scopes++
+      const holder = `holder-${scope}`
+      const held = yield* this.call("hold", id, (e) => scoped.open(e, id, holder, config), scope)
+      if (held.exit === undefined || Exit.isFailure(held.exit)) return
+      ledger.held(held.entry, held.exit.value)
+      const every = holdRenewalMs(config)
+      for (let left = holdMs; left > 0; left -= every) {
+        yield* Effect.sleep(Duration.millis(Math.min(left, every)))
+        if (left <= every) break
+        const { entry, exit } = yield* this.call("renewHold", id, (e) => scoped.renew(e, id, holder, config), scope)
+        if (exit === undefined || Exit.isFailure(exit)) continue
+        const renewing = exit.value ? ledger.renewed(entry) : ledger.scopes.find((s) => s.scope === scope)
+        must(
+          exit.value || renewing === undefined || renewing.excused || entry.start >= renewing.lapsesAt,
+          () => `${entry.label}: the pool refused to renew a live holder of ${id}`
+        )
+      }
+      yield* this.call("releaseHold", id, (e) => scoped.close(e, id, holder, config), scope)
+    })
+  }
+
+  /** A plain `getContainer`: the id holds what it answered. */
+  get(id: string) {
+    return Effect.map(this.call("get", id, (e) => e.getContainer(id, this.config)), ({ entry, exit }) => {
+      if (exit !== undefined && Exit.isSuccess(exit)) this.ledger.granted(entry, exit.value)
+    })
   }
 
   /** The alarm as the runtime fires it: deleted first, never two handlers at once. */
@@ -131,13 +158,9 @@ class Schedule {
     return Effect.gen(this, function*() {
       switch (action._tag) {
         case "get":
-          return void (yield* this.get(action.id))
-        case "scope": {
-          const scope = this.scopes++
-          if (!(yield* this.get(action.id, scope))) return
-          yield* Effect.sleep(Duration.millis(action.holdMs))
-          return void (yield* this.call("release", action.id, (e) => scoped.close(e, action.id, config), scope))
-        }
+          return yield* this.get(action.id)
+        case "scope":
+          return yield* this.scope(action.id, action.holdMs)
         case "release":
           return void (yield* this.call("release", action.id, (e) => e.release(action.id, config)))
         case "tick":
