@@ -6,6 +6,7 @@ import type { FastCheck as fc } from "effect"
 import { Effect, FiberRef } from "effect"
 import type { WarmPoolConfig } from "../../../src/Config.js"
 import type { Containers } from "../../../src/internal/ContainerDriver.js"
+import type { StopReason } from "../../../src/internal/fence.js"
 import { migrate } from "../../../src/internal/SqlitePoolStore.js"
 import type { CountingScheduler } from "../PoolModel.js"
 import type { PoolUnderTest } from "../PoolUnderTest.js"
@@ -31,7 +32,10 @@ export interface Hangs {
   nextStarts: number
 }
 
-/** Every container call waits at a gate before it is sent and before its answer is seen (a start, only the latter). */
+/**
+ * Every container call (the fence's revoke included) waits at a gate before it is sent and before its answer
+ * is seen (a start, only the latter).
+ */
 export const scheduledContainers = (gate: (label: string) => Effect.Effect<void>, hangs: Hangs) =>
 (c: Containers): Containers => {
   const hung = (container: string, op: HungCalls) => {
@@ -54,7 +58,11 @@ export const scheduledContainers = (gate: (label: string) => Effect.Effect<void>
       }),
     status: (container) => around("status", container, c.status(container)),
     keepAlive: (container) => around("keepAlive", container, c.keepAlive(container)),
-    destroy: (container) => around("destroy", container, c.destroy(container)),
+    destroy: (container, reason) => around("destroy", container, c.destroy(container, reason)),
+    ...(c.revoke === undefined ? {} : {
+      revoke: (container: string, epoch: number, reason: StopReason) =>
+        around("revoke", container, c.revoke!(container, epoch, reason))
+    }),
     newName: c.newName
   }
 }

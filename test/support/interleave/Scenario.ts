@@ -10,7 +10,7 @@ import { config as makeConfig } from "../FakeContainers.js"
 export const ids = ["a", "b", "c"] as const
 
 /** Which calls of one container never answer from now on. */
-export type HungCalls = "destroy" | "status" | "keepAlive" | "all"
+export type HungCalls = "destroy" | "status" | "keepAlive" | "revoke" | "all"
 
 export type Action =
   /** A plain `getContainer`: the id keeps its sliding lease. */
@@ -60,7 +60,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ pick: fc.nat(5), notify: fc.boolean() }).map((r) => ({ _tag: "crash" as const, ...r })) },
   {
     weight: 4,
-    arbitrary: fc.record({ pick: fc.nat(5), calls: fc.constantFrom<HungCalls>("destroy", "status", "keepAlive", "all") })
+    arbitrary: fc.record({ pick: fc.nat(5), calls: fc.constantFrom<HungCalls>("destroy", "status", "keepAlive", "revoke", "all") })
       .map((r) => ({ _tag: "hang" as const, ...r }))
   },
   { weight: 2, arbitrary: fc.constant({ _tag: "hangStart" as const }) },
