@@ -8,7 +8,7 @@ import type { InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
 import { ContainerStartFailed, PoolExhausted } from "../Errors.js"
 import type { StorageError } from "./errors.js"
 import { Lifecycle } from "./Lifecycle.js"
-import type { Lease, SlotCounts } from "./policy.js"
+import type { Lease, LeaseTerms, SlotCounts } from "./policy.js"
 import { capacityLeft, isLeaseLive, leaseTerms } from "./policy.js"
 import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
@@ -67,14 +67,24 @@ export const make = Effect.gen(function*() {
     yield* alarm.set((yield* now) + config.healthCheckInterval)
   })
 
-  /** Slides a live lease and answers its container; undefined when there is none or it expired. */
+  /**
+   * A renewal (plain use marks the lease sliding) runs under the lock where holders' leaving decides to end
+   * a lease: it is either seen by that decision or finds the lease ended.
+   */
+  const renew = (sessionId: string, container: string, terms: LeaseTerms) =>
+    store.exclusive(store.renewLease(sessionId, container, terms))
+
+  /**
+   * Slides a live lease and answers its container; undefined when there is none, it expired, or it ended
+   * between the read and the renewal (expired by a tick, released): that container is no longer the session's.
+   */
   const renewIfLive = (lease: Lease | undefined, at: number, grantMs: number, sliding = true) =>
     Effect.flatMap(settings.get, ({ config }) =>
       lease === undefined || !isLeaseLive(lease, at)
         ? Effect.succeed(undefined)
-        : Effect.as(
-          store.renewLease(lease.sessionId, lease.container, leaseTerms(at, grantMs, config, sliding)),
-          lease.container
+        : Effect.map(
+          renew(lease.sessionId, lease.container, leaseTerms(at, grantMs, config, sliding)),
+          (renewed) => renewed ? lease.container : undefined
         ))
 
   /** A cold start for one session, when no warm container is free. */
@@ -122,9 +132,11 @@ export const make = Effect.gen(function*() {
   ): Effect.Effect<string, AssignmentError> =>
     Effect.gen(function*() {
       const lease = yield* store.lease(sessionId)
-      const live = yield* renewIfLive(lease, yield* now, grantMs, sliding)
+      const at = yield* now
+      const live = yield* renewIfLive(lease, at, grantMs, sliding)
       if (live !== undefined) return yield* Effect.as(outcome("live", live), live)
-      if (lease !== undefined) {
+      // Only a lease that had expired when read: one that ended since may already serve another id.
+      if (lease !== undefined && !isLeaseLive(lease, at)) {
         // Expired: its holder may still use it, so it is recycled, never handed on.
         yield* store.markStopping(lease.container)
         yield* lifecycle.inBackground(lifecycle.stop(lease.container, "expired"))
@@ -137,7 +149,7 @@ export const make = Effect.gen(function*() {
       // container a cache could then keep after it went to another id.
       if (joined && (grantMs > 0 || sliding)) {
         const { config } = yield* settings.get
-        if (!(yield* store.renewLease(sessionId, container, leaseTerms(yield* now, grantMs, config, sliding)))) {
+        if (!(yield* renew(sessionId, container, leaseTerms(yield* now, grantMs, config, sliding)))) {
           return yield* getContainer(sessionId, grantMs, sliding)
         }
       }

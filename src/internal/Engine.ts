@@ -100,9 +100,11 @@ export const make = Effect.gen(function*() {
       lifecycle.interruptBackground,
       Effect.forEach(names, (name) => lifecycle.stop(name, "shut-down"), { concurrency: "unbounded", discard: true })
     ], { concurrency: "unbounded", discard: true })
-    // A stop that failed stays tracked as stopping: the alarm stays armed to retry it.
-    if (totalContainers(yield* store.counts) === 0) yield* alarm.clear
-    else yield* alarm.set((yield* now) + retryDelay(config))
+    // A stop that failed stays tracked as stopping: the alarm stays armed to retry it. Disarmed under the
+    // reservations' lock, so a use that arrived meanwhile either is counted here or arms it again.
+    const idle = yield* store.exclusive(Effect.flatMap(store.counts, (counts) =>
+      totalContainers(counts) === 0 ? Effect.as(alarm.clear, true) : Effect.succeed(false)))
+    if (!idle) yield* alarm.set((yield* now) + retryDelay(config))
     return { stopped: names.length }
   })
 

@@ -3,13 +3,14 @@
  * stops are tracked in flight here, in one place, so the tick takes only what no operation of
  * this instance holds for an orphan. Background work (refills, stops) runs in one fiber set.
  */
-import { Context, Duration, Effect, Exit, FiberSet, HashMap, Layer, Option, Ref, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Exit, FiberSet, HashMap, Layer, Option, Ref, Schedule } from "effect"
 import type { WarmPoolConfig } from "../Config.js"
 import type { InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
 import { ContainerStartFailed } from "../Errors.js"
 import type { StorageError } from "./errors.js"
 import { ContainerCallFailed } from "./errors.js"
 import type { StopReason } from "./fence.js"
+import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import type { NewSlot } from "./PoolStore.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
@@ -27,6 +28,7 @@ export interface LifecycleService {
    * Reserves slots for `count` new containers, marked in flight before they are tracked, so no tick
    * takes them for orphans. Whoever reserves them must `launch` each, which ends its flight. Reserves
    * nothing while the pool is shut down; callers decide under `PoolStore.exclusive`, as shutdown does.
+   * Arms the alarm if a tick or a shutdown disarmed it since the caller last looked.
    */
   readonly reserve: (
     count: number,
@@ -70,6 +72,7 @@ export const make = Effect.gen(function*() {
   const store = yield* PoolStore
   const record = yield* PoolRecord
   const settings = yield* PoolSettings
+  const alarm = yield* PoolAlarm
   const background = yield* FiberSet.make<unknown, unknown>()
   // Containers this instance is starting or stopping, with how many operations hold each.
   const inFlight = yield* Ref.make(HashMap.empty<string, number>())
@@ -170,6 +173,9 @@ export const make = Effect.gen(function*() {
       // A shut-down pool starts nothing until its next use clears the flag (`Assignment.activate`).
       if (count <= 0 || (yield* record.shutDown)) return []
       const { config, containers } = yield* settings.get
+      // The caller checked the alarm before it took the lock; a tick or a shutdown may have disarmed an idle
+      // pool since. They disarm under this lock, so this read is current: nothing is tracked without an alarm.
+      if (!(yield* alarm.isArmed)) yield* alarm.set((yield* Clock.currentTimeMillis) + config.healthCheckInterval)
       const c = yield* containers
       const binding = config.containerBinding
       const slots: Array<NewSlot> = Array.from({ length: count }, () => ({ container: c.newName(), state, sessionId, binding }))

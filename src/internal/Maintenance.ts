@@ -126,14 +126,17 @@ export const make = Effect.gen(function*() {
       }
     })
 
-  /** Arms the next tick, or disarms when nothing is held and the pool need not stay warm. */
+  /**
+   * Arms the next tick, or disarms when nothing is held and the pool need not stay warm. It disarms under
+   * the lock every reservation takes: a reservation made after this count arms the alarm again itself.
+   */
   const rearm = (config: WarmPoolConfig, soon: boolean, backlog: boolean, shutDown: boolean) =>
     Effect.gen(function*() {
-      const counts = yield* store.counts
-      if (totalContainers(counts) === 0 && (shutDown || config.minContainers === 0)) {
-        yield* alarm.clear
-        return null
-      }
+      const idle = yield* store.exclusive(Effect.flatMap(store.counts, (counts) =>
+        totalContainers(counts) === 0 && (shutDown || config.minContainers === 0)
+          ? Effect.as(alarm.clear, true)
+          : Effect.succeed(false)))
+      if (idle) return null
       const at = (yield* now) + (backlog ? 0 : soon ? retryDelay(config) : config.healthCheckInterval)
       yield* alarm.set(at)
       return at

@@ -129,7 +129,7 @@ const now = Clock.currentTimeMillis
  * The default scheduler, counting the tasks it holds: while any is queued, some fiber can still
  * run, so no fiber can be said to wait on time yet.
  */
-class CountingScheduler implements Scheduler.Scheduler {
+export class CountingScheduler implements Scheduler.Scheduler {
   queued = 0
   shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>) {
     return Scheduler.defaultScheduler.shouldYield(fiber)

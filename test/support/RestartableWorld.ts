@@ -16,9 +16,9 @@ import { PoolRecord, type PoolRecordService, PoolStore, type PoolStoreService } 
 import { migrate } from "../../src/internal/SqlitePoolStore.js"
 import { fakeDriverService, makeFakeContainers } from "./FakeContainers.js"
 import { buildPool, poolUnderTest, type PoolUnderTest } from "./PoolUnderTest.js"
-import { makeSqlJsStorageSync } from "./SqlJsStorage.js"
+import { makeSqlJsStorageSync, type SqlJsStorage } from "./SqlJsStorage.js"
 
-type Gate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
+export type Gate = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
 
 /** Wraps every effect (and every effect-returning function) of a service with `gate`, but those named in `except`. */
 const gated = <S extends object>(service: S, gate: Gate, except: ReadonlyArray<string> = []): S =>
@@ -35,10 +35,22 @@ const gated = <S extends object>(service: S, gate: Gate, except: ReadonlyArray<s
     ])
   ) as S
 
-export const makeWorld = () => {
+/**
+ * Hooks for tests that interleave: `containers` wraps the fake containers (under the restart gate, so a
+ * call already sent still reaches its container); `storage` wraps each store and record call (over the
+ * restart gate, so a call held there never reaches storage once its instance is gone).
+ */
+export interface WorldHooks {
+  readonly containers?: (containers: Containers) => Containers
+  readonly storageCalls?: Gate
+  /** A database to reuse, its tables already created and empty; the world then leaves it open. */
+  readonly database?: SqlJsStorage
+}
+
+export const makeWorld = (hooks: WorldHooks = {}) => {
   const fake = makeFakeContainers()
-  const storage = makeSqlJsStorageSync()
-  migrate(storage)
+  const storage = hooks.database ?? makeSqlJsStorageSync()
+  if (hooks.database === undefined) migrate(storage)
   const alarmBackend = memoryBackend()
   /** The next `storageErrors` store calls fail, as a failing SQLite statement would. */
   const faults = { storageErrors: 0 }
@@ -56,16 +68,20 @@ export const makeWorld = () => {
         }
         return effect
       }))
+    const outer: Gate = (effect) => hooks.storageCalls === undefined ? faulty(effect) : hooks.storageCalls(faulty(effect))
     const store = yield* PoolStore.make(storage)
     const driver = fakeDriverService(fake)
     const alarm = yield* PoolAlarm.make(alarmBackend)
     // The scope is never closed: an aborted instance runs no finalizers.
     const context = yield* buildPool(Layer.mergeAll(
-      Layer.succeed(PoolStore, gated<PoolStoreService>(store, faulty, ["exclusive"])),
-      Layer.succeed(PoolRecord, gated<PoolRecordService>(PoolRecord.make(storage), faulty)),
+      Layer.succeed(PoolStore, gated<PoolStoreService>(store, outer, ["exclusive"])),
+      Layer.succeed(PoolRecord, gated<PoolRecordService>(PoolRecord.make(storage), outer)),
       Layer.succeed(ContainerDriver, {
         resolve: (binding) =>
-          Effect.map(driver.resolve(binding), (c) => gated<Containers>(c, alive, ["newName"]))
+          Effect.map(
+            driver.resolve(binding),
+            (c) => gated<Containers>(hooks.containers === undefined ? c : hooks.containers(c), alive, ["newName"])
+          )
       }),
       Layer.succeed(PoolAlarm, gated<PoolAlarmService>(alarm, alive))
     )).pipe(Effect.provideService(Scope.Scope, yield* Scope.make()))
@@ -91,6 +107,10 @@ export const makeWorld = () => {
     get restarts() {
       return restarts
     },
+    /** Aborts the running instance for good, as when the world is thrown away. */
+    abort: Effect.sync(() => {
+      if (instance !== undefined) instance.aborted.value = true
+    }),
     /** Aborts the running instance and boots a new one over the same store, alarm and containers. */
     restart: Effect.suspend(() => {
       instance!.aborted.value = true
