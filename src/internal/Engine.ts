@@ -38,27 +38,20 @@ export const make = Effect.gen(function*() {
   const release = (sessionId: string) =>
     Effect.gen(function*() {
       const { config } = yield* settings.get
-      const decided = yield* store.exclusive(Effect.gen(function*() {
+      // The lease ends in the locked step that decides how; a fenced container rejoins the warm set only once
+      // it revoked the lease, and one that does not answer stops (`Fencing.endLease`).
+      const { fate } = yield* fencing.endLease(Effect.gen(function*() {
         const lease = yield* store.lease(sessionId)
-        if (lease === undefined) return undefined
+        if (lease === undefined) return {}
         const at = yield* now
         // Holders still using the container keep it from the warm set: it is stopped under them, never handed on.
         const holders = yield* store.liveHolders(lease.container, at)
         const outcome = isCurrentBinding(lease, config)
           ? releaseOutcome(yield* store.counts, lease, at, config, holders)
           : "stopped"
-        if (outcome === "stopped") yield* store.markStopping(lease.container)
-        return { lease, outcome, at }
+        return { end: { lease, outcome } }
       }))
-      if (decided === undefined) return { released: false, outcome: "unknown-session" } as ReleaseResult
-      const { at, lease } = decided
-      // A fenced container rejoins the warm set only once it revoked this lease; one that does not answer stops.
-      const outcome = decided.outcome === "warm"
-        ? yield* fencing.returnToWarm(lease, at + config.healthCheckInterval)
-        : decided.outcome
-      if (outcome === "gone") return { released: false, outcome: "unknown-session" } as ReleaseResult
-      if (outcome === "stopped") yield* lifecycle.stop(lease.container, "released")
-      return { released: true, outcome } as ReleaseResult
+      return (fate === undefined ? { released: false, outcome: "unknown-session" } : { released: true, outcome: fate }) satisfies ReleaseResult
     })
 
   /** A pure read: it starts nothing and arms nothing. */

@@ -6,21 +6,29 @@
  * count and the end of its lease.
  */
 import { Clock, Context, Effect, Layer } from "effect"
+import type { WarmPoolConfig } from "../Config.js"
 import { PoolUnavailable } from "../Errors.js"
 import type { HoldReleased } from "../Protocol.js"
 import type { AssignmentError } from "./Assignment.js"
 import { Assignment } from "./Assignment.js"
+import type { StorageError } from "./errors.js"
+import type { LeaseEnd } from "./Fencing.js"
 import { Fencing } from "./Fencing.js"
 import { holdAttempts, holderDeadline, holdLeave } from "./holdPolicy.js"
-import { Lifecycle } from "./Lifecycle.js"
 import { isCurrentBinding, releaseOutcome } from "./policy.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolStore } from "./PoolStore.js"
 
+/** What a holder's leaving decided, under the store's lock. */
+interface Leaving {
+  readonly left: "kept" | "not-held" | "ended"
+  readonly holdersLeft: number
+  readonly end?: LeaseEnd
+}
+
 export const make = Effect.gen(function*() {
   const store = yield* PoolStore
   const settings = yield* PoolSettings
-  const lifecycle = yield* Lifecycle
   const assignment = yield* Assignment
   const fencing = yield* Fencing
   const now = Clock.currentTimeMillis
@@ -43,30 +51,27 @@ export const make = Effect.gen(function*() {
       })
     })
 
-  /** Removes `holder`; the last live holder of a lease no plain use marked ends it, as a release would. */
+  /** Under the lock: removes `holder` and decides whether its leaving ends the lease, and how. */
+  const leave = (sessionId: string, holder: string, config: WarmPoolConfig): Effect.Effect<Leaving, StorageError> =>
+    Effect.gen(function*() {
+      const at = yield* now
+      const removed = yield* store.removeHolder(sessionId, holder, at)
+      if (removed === undefined) return { left: "not-held", holdersLeft: 0 }
+      const { lease, liveHoldersLeft } = removed
+      if (holdLeave(liveHoldersLeft, lease) === "kept") return { left: "kept", holdersLeft: liveHoldersLeft }
+      const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, config) : "stopped"
+      return { left: "ended", holdersLeft: 0, end: { lease, outcome } }
+    })
+
+  /**
+   * Removes `holder`; the last live holder of a lease no plain use marked ends it, as a release would: in the
+   * same locked step (`Fencing.endLease`), so no plain `getContainer` renews a lease whose end is decided.
+   */
   const releaseHold = (sessionId: string, holder: string) =>
     Effect.gen(function*() {
       const { config } = yield* settings.get
-      const left = yield* store.exclusive(Effect.gen(function*() {
-        const at = yield* now
-        const removed = yield* store.removeHolder(sessionId, holder, at)
-        if (removed === undefined) return { outcome: "not-held", liveHoldersLeft: 0 } as const
-        const { lease, liveHoldersLeft } = removed
-        if (holdLeave(liveHoldersLeft, lease) === "kept") return { outcome: "kept", liveHoldersLeft } as const
-        const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, config) : "stopped"
-        if (outcome === "stopped") yield* store.markStopping(lease.container)
-        return { outcome, liveHoldersLeft: 0, lease, at } as const
-      }))
-      if (left.outcome === "kept" || left.outcome === "not-held") {
-        return { outcome: left.outcome, holdersLeft: left.liveHoldersLeft } satisfies HoldReleased
-      }
-      // As in a release: a fenced container rejoins the warm set only once it revoked the lease.
-      const { at, lease } = left
-      const outcome = left.outcome === "warm"
-        ? yield* fencing.returnToWarm(lease, at + config.healthCheckInterval)
-        : left.outcome
-      if (outcome === "stopped") yield* lifecycle.stop(lease.container, "released")
-      return { outcome: outcome === "gone" ? "not-held" : outcome, holdersLeft: 0 } satisfies HoldReleased
+      const { decided, fate } = yield* fencing.endLease(leave(sessionId, holder, config))
+      return { outcome: fate ?? (decided.left === "kept" ? "kept" : "not-held"), holdersLeft: decided.holdersLeft } satisfies HoldReleased
     })
 
   /** A live holder renews itself (see `holdPolicy.holdRenewalMs`); false when its lease no longer has it. */

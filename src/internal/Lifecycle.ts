@@ -53,6 +53,12 @@ export interface LifecycleService {
   /** Takes a container out of service for good: its slot goes stopping, then away. */
   readonly retire: (container: string, reason?: StopReason) => Effect.Effect<void, StorageError | Unconfigured>
   readonly isInFlight: (container: string) => Effect.Effect<boolean>
+  /**
+   * Holds a container in flight for work of this instance other than a launch or a stop (a released lease's
+   * return to the warm set, `Fencing`), so no tick takes its slot for an orphan meanwhile; `endFlight` ends it.
+   */
+  readonly beginFlight: (container: string) => Effect.Effect<void>
+  readonly endFlight: (container: string) => Effect.Effect<void>
   readonly inBackground: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<void>
   /** Interrupts background work; interrupted launches stop what they began. */
   readonly interruptBackground: Effect.Effect<void>
@@ -190,6 +196,8 @@ export const make = Effect.gen(function*() {
     stop,
     retire,
     isInFlight: (container) => Effect.map(Ref.get(inFlight), HashMap.has(container)),
+    beginFlight: enter,
+    endFlight: leave,
     inBackground: (effect) => Effect.asVoid(FiberSet.run(background, effect)),
     interruptBackground: FiberSet.clear(background),
     settled: FiberSet.awaitEmpty(background)

@@ -68,13 +68,21 @@ export const make = Effect.gen(function*() {
 
   /**
    * Slots left mid-start or mid-stop by an earlier instance: adopt what runs, while the warm set is short; stop
-   * the rest. Stops this tick already tried (`tried`) wait for the next one: a container that did not answer
+   * the rest. A container left on its way back from a lease (`returning`) is stopped: it may not have revoked
+   * that lease. Stops this tick already tried (`tried`) wait for the next one: a container that did not answer
    * is not waited on twice in one tick.
    */
   const repairStep = (at: number, config: WarmPoolConfig, tried: ReadonlyArray<string> = []) =>
     Effect.gen(function*() {
-      const starting = [...(yield* orphans("warming")), ...(yield* orphans("starting"))]
+      const warming = yield* orphans("warming")
+      const starting = [...warming.filter((slot) => slot.returningAt === undefined), ...(yield* orphans("starting"))]
       const stopping = (yield* orphans("stopping")).filter((slot) => !tried.includes(slot.container))
+      // Out of the warm set's count first, so the orphans judged next are adopted as if they were gone. Only
+      // while still returning at the epoch read: a return that finished since is no orphan.
+      const returning = yield* Effect.filter(
+        warming.filter((slot) => slot.returningAt !== undefined),
+        (slot) => store.stopReturning(slot.container, slot.returningAt!)
+      ).pipe(Effect.map((slots) => slots.map((slot) => slot.container)))
       const dead = yield* Effect.forEach(starting, isDead, inParallel)
       const undecided = yield* Ref.make(starting.filter((slot) => slot.state === "warming").length)
       const toStop: Array<string> = []
@@ -90,8 +98,11 @@ export const make = Effect.gen(function*() {
         }
       }
       const stopped = [...toStop, ...stopping.map((slot) => slot.container)]
-      yield* Effect.forEach(stopped, (name) => lifecycle.stop(name), { ...inParallel, discard: true })
-      return { adopted: starting.length - toStop.length, stopped: stopped.length }
+      yield* Effect.forEach([
+        ...stopped.map((name) => lifecycle.stop(name)),
+        ...returning.map((name) => lifecycle.stop(name, "released"))
+      ], (stop) => stop, { ...inParallel, discard: true })
+      return { adopted: starting.length - toStop.length, stopped: stopped.length + returning.length }
     })
 
   /**

@@ -77,8 +77,17 @@ export interface PoolStoreService extends HolderStatements {
   readonly promote: (container: string, checkDueAt: number) => Effect.Effect<boolean, StorageError>
   /** A started `starting` slot becomes its session's lease; false when it is untracked or the session holds another. */
   readonly bind: (container: string, terms: LeaseTerms, checkDueAt: number) => Effect.Effect<boolean, StorageError>
-  /** An acquired slot goes back to the warm set, its lease ended. */
-  readonly returnToWarm: (container: string, checkDueAt: number) => Effect.Effect<boolean, StorageError>
+  /**
+   * Ends an acquired slot's lease for its container's return to the warm set: in this one step the lease and its
+   * holders go, and the slot goes `warming` (flagged `returning`) at the next lease epoch, which it returns;
+   * undefined when the slot is not acquired. No renewal, lookup or hold finds the lease after this, and no
+   * assignment takes the slot until `rejoinWarm`: its container must first revoke the ended lease (`Fencing`).
+   */
+  readonly recycle: (container: string) => Effect.Effect<number | undefined, StorageError>
+  /** A returning slot, still at `epoch`, joins the warm set; false when something else took it meanwhile (a shutdown). */
+  readonly rejoinWarm: (container: string, epoch: number, checkDueAt: number) => Effect.Effect<boolean, StorageError>
+  /** A returning slot, still at `epoch`, goes stopping instead (its container did not revoke); false when it is not. */
+  readonly stopReturning: (container: string, epoch: number) => Effect.Effect<boolean, StorageError>
   /** A slot goes stopping and its lease (if any) ends; returns the slot as it was. */
   readonly markStopping: (container: string) => Effect.Effect<Slot | undefined, StorageError>
   /** Ends the container's lease if it expired by `now` (checked in the same step); its slot goes stopping. */

@@ -43,7 +43,8 @@ const sinceSums = (row: "NEW" | "OLD", sign: "+" | "-") =>
   `warm_since_sum = warm_since_sum ${sign} (${row}.state = 'warm') * ${row}.since,
    leased_since_sum = leased_since_sum ${sign} (${row}.state = 'acquired') * ${row}.since`
 
-const started = `OLD.state IN ('warming', 'starting') AND NEW.state IN ('warm', 'acquired')`
+// A start has never been leased (epoch 0): a released container returning through `warming` is no start.
+const started = `OLD.state IN ('warming', 'starting') AND NEW.state IN ('warm', 'acquired') AND OLD.fence = 0`
 
 /** What the insert trigger adds to its single write of the pool row. */
 export const onInsert = sinceSums("NEW", "+")

@@ -27,7 +27,7 @@ export interface SqlStorageLike {
   transactionSync<T>(body: () => T): T
 }
 
-const SLOT = `container, state, session_id, expires_at, check_due_at, binding`
+const SLOT = `container, state, session_id, expires_at, check_due_at, binding, fence`
 const LEASE = `session_id, container, expires_at, cached_until, binding, sliding, fence`
 
 interface SlotRow extends Record<string, SqlValue> {
@@ -37,6 +37,7 @@ interface SlotRow extends Record<string, SqlValue> {
   expires_at: number
   check_due_at: number | null
   binding: string | null
+  fence: number
 }
 
 export interface LeaseRow extends Record<string, SqlValue> {
@@ -59,7 +60,9 @@ const toSlot = (row: SlotRow): Slot => ({
   sessionId: row.session_id,
   expiresAt: row.state === "acquired" ? row.expires_at : null,
   checkDueAt: row.check_due_at,
-  ...bindingOf(row)
+  ...bindingOf(row),
+  // Only a slot that was leased has an epoch above 0: a `warming` one is returning from its lease.
+  ...(row.state === "warming" && row.fence > 0 ? { returningAt: row.fence } : {})
 })
 
 export const toLease = (row: LeaseRow): Lease => ({
@@ -221,14 +224,34 @@ const leaseStatements = (q: Sql) => ({
       )
       return true
     }),
-  returnToWarm: (container: string, checkDueAt: number) =>
-    q.atomic("return slot to the warm set", () =>
-      q.run(
-        `UPDATE wp_slots SET state = 'warm', session_id = NULL, expires_at = 0, cached_until = 0, sliding = 0, check_due_at = ?,
-         failed_checks = 0, fence = fence + 1, since = ? WHERE container = ? AND state = 'acquired'`,
-        checkDueAt,
+  recycle: (container: string) =>
+    q.atomic("end a lease for its container's return to the warm set", () => {
+      const ended = q.run(
+        `UPDATE wp_slots SET state = 'warming', session_id = NULL, expires_at = 0, cached_until = 0, sliding = 0,
+         check_due_at = NULL, failed_checks = 0, fence = fence + 1, since = ? WHERE container = ? AND state = 'acquired'`,
         q.now(),
         container
+      ) > 0
+      return ended
+        ? q.one<{ fence: number }>(`SELECT fence FROM wp_slots WHERE container = ?`, container)!.fence
+        : undefined
+    }),
+  rejoinWarm: (container: string, epoch: number, checkDueAt: number) =>
+    q.atomic("return slot to the warm set", () =>
+      q.run(
+        `UPDATE wp_slots SET state = 'warm', check_due_at = ?, since = ? WHERE container = ? AND state = 'warming' AND fence = ?`,
+        checkDueAt,
+        q.now(),
+        container,
+        epoch
+      ) > 0),
+  stopReturning: (container: string, epoch: number) =>
+    q.atomic("stop a returning slot", () =>
+      q.run(
+        `UPDATE wp_slots SET state = 'stopping', check_due_at = NULL, since = ? WHERE container = ? AND state = 'warming' AND fence = ?`,
+        q.now(),
+        container,
+        epoch
       ) > 0),
   expireLease: (container: string, now: number) =>
     q.atomic("expire lease", () => {

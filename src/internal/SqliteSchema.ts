@@ -59,17 +59,18 @@ export const schema = [
 
 /**
  * Counts and metrics move with the rows, each trigger writing the pool row once. They are created after
- * the added columns they name; `_v2` replaced triggers that kept counts only.
+ * the added columns they name; `_v2` replaced triggers that kept counts only, and `moved_v3` the `moved_v2`
+ * that counted a released container's return to the warm set as a start.
  */
 const triggers = [
-  ...["inserted", "deleted", "moved"].map((name) => `DROP TRIGGER IF EXISTS wp_slots_${name}`),
+  ...["inserted", "deleted", "moved", "moved_v2"].map((name) => `DROP TRIGGER IF EXISTS wp_slots_${name}`),
   `CREATE TRIGGER IF NOT EXISTS wp_slots_inserted_v2 AFTER INSERT ON wp_slots BEGIN
     UPDATE wp_pool SET ${countDelta("NEW", "+")}, ${onInsert} WHERE id = 1;
   END`,
   `CREATE TRIGGER IF NOT EXISTS wp_slots_deleted_v2 AFTER DELETE ON wp_slots BEGIN
     UPDATE wp_pool SET ${countDelta("OLD", "-")}, ${onDelete} WHERE id = 1;
   END`,
-  `CREATE TRIGGER IF NOT EXISTS wp_slots_moved_v2 AFTER UPDATE OF state ON wp_slots WHEN OLD.state <> NEW.state BEGIN
+  `CREATE TRIGGER IF NOT EXISTS wp_slots_moved_v3 AFTER UPDATE OF state ON wp_slots WHEN OLD.state <> NEW.state BEGIN
     UPDATE wp_pool SET ${
     states.map((s) => `${s} = ${s} + (NEW.state = '${s}') - (OLD.state = '${s}')`).join(", ")
   }, ${onMove} WHERE id = 1;

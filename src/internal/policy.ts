@@ -3,9 +3,11 @@
  * deadlines and the sticky-cache grant. Nothing here touches storage, stubs or clocks.
  *
  * A slot is one container the pool tracks. Its life:
- *   warming  → warm → acquired → (warm again on release, or stopping)
+ *   warming  → warm → acquired → (warming, returning, → warm again on release; or stopping)
  *   starting → acquired        (a cold start made for one session)
  *   any      → stopping → gone
+ * A released container returns through `warming`: its lease ends at once, and it rejoins the warm set
+ * once it revoked that lease (`Fencing`), so it counts toward the warm set but serves no one meanwhile.
  * A lease is the `acquired` slot itself: its session, its deadline and its cache grant.
  */
 import type { WarmPoolConfig } from "../Config.js"
@@ -27,6 +29,12 @@ export interface Slot {
   readonly checkDueAt: number | null
   /** The container binding it was started in; absent on rows from before bindings were recorded. */
   readonly binding?: string
+  /**
+   * Set on a `warming` slot whose container is coming back from a lease that ended (see `PoolStore.recycle`), not
+   * a new start: the lease epoch it returns at. Its container may still admit the ended lease's token until it
+   * revokes it.
+   */
+  readonly returningAt?: number
 }
 
 export interface Lease {

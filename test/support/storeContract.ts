@@ -82,7 +82,8 @@ export const storeContract = (
         expect((await run(store.lease("cold")))?.fence, "a bound cold start is the first lease").toBe(1)
         expect(await run(store.renewLease("cold", cold!, terms(50)))).toBe(true)
         expect((await run(store.lease("cold")))?.fence, "a renewal keeps the lease's epoch").toBe(1)
-        expect(await run(store.returnToWarm(cold!, 0))).toBe(true)
+        expect(await run(store.recycle(cold!)), "its end, the epoch it returns at").toBe(2)
+        expect(await run(store.rejoinWarm(cold!, 2, 0))).toBe(true)
         expect(await run(store.assignWarm("next", terms(50)))).toBe(cold)
         expect((await run(store.lease("next")))?.fence, "released at 2, leased again at 3").toBe(3)
       }))
@@ -124,8 +125,11 @@ export const storeContract = (
     it("returns a leased slot to the warm set, or stops it, ending its lease", () =>
       withStore(async ({ store }) => {
         const [a, b] = await leased(store, ["s1", "s2"])
-        expect(await run(store.returnToWarm(a!, 5))).toBe(true)
-        expect(await run(store.returnToWarm(a!, 5))).toBe(false)
+        const epoch = await run(store.recycle(a!))
+        expect(epoch).toBe(2)
+        expect(await run(store.recycle(a!)), "its lease already ended").toBeUndefined()
+        expect(await run(store.rejoinWarm(a!, epoch!, 5))).toBe(true)
+        expect(await run(store.rejoinWarm(a!, epoch!, 5))).toBe(false)
         expect(await run(store.markStopping(b!))).toMatchObject({ container: b, state: "acquired", sessionId: "s2" })
         expect(await run(store.counts)).toMatchObject({ warm: 1, stopping: 1, acquired: 0 })
         expect(await run(store.lease("s1"))).toBeUndefined()
@@ -134,6 +138,47 @@ export const storeContract = (
         expect(await run(store.markStopping("missing"))).toBeUndefined()
         await run(store.remove(b!))
         expect(await run(store.slot(b!))).toBeUndefined()
+        await expectCountsConsistent(store)
+      }))
+
+    it("a recycled lease ends in the step that decides it; its slot serves no one until it rejoins the warm set", () =>
+      withStore(async ({ record, store }) => {
+        const [a, b] = await leased(store, ["s", "other"], 100)
+        await run(store.addHolder("s", a!, "h", 100))
+        const startsBefore = (await run(record.metrics)).starts.succeeded
+        const epoch = await run(store.recycle(a!))
+        expect(epoch).toBe(2)
+        // Ended: no lookup, renewal, hold or expiry finds it, and no assignment takes its slot.
+        expect(await run(store.lease("s"))).toBeUndefined()
+        expect(await run(store.renewLease("s", a!, terms(500)))).toBe(false)
+        expect(await run(store.addHolder("s", a!, "h2", 500))).toBe(false)
+        expect(await run(store.extendHolder("s", "h", 500))).toBe(false)
+        expect(await run(store.liveHolders(a!, 0)), "its holders went with it").toBe(0)
+        expect(await run(store.expireLease(a!, 1_000))).toBe(false)
+        expect(await run(store.assignWarm("t", terms(500)))).toBeUndefined()
+        expect(await run(store.dueForCheck(1_000, 10)), "no health check of a returning slot").toHaveLength(1)
+        // Counted toward the warm set (warming), held (total), leased to no one.
+        expect(await run(store.counts)).toMatchObject({ warming: 1, warm: 0, acquired: 1 })
+        expect(await run(store.slot(a!))).toMatchObject({ state: "warming", sessionId: null, returningAt: 2 })
+        expect(await run(store.inState("warming", 10))).toMatchObject([{ container: a, returningAt: 2 }])
+        // Only at its epoch: a stale return changes nothing.
+        expect(await run(store.rejoinWarm(a!, 1, 50))).toBe(false)
+        expect(await run(store.stopReturning(a!, 1))).toBe(false)
+        expect(await run(store.rejoinWarm(a!, epoch!, 50))).toBe(true)
+        expect(await run(store.stopReturning(a!, epoch!)), "it rejoined: no longer returning").toBe(false)
+        expect(await run(store.slot(a!))).toMatchObject({ state: "warm", checkDueAt: 50 })
+        expect(await run(store.slot(a!))).not.toHaveProperty("returningAt")
+        expect((await run(record.metrics)).starts.succeeded, "a return is no start").toBe(startsBefore)
+        expect(await run(store.assignWarm("t", terms(500)))).toBe(a)
+        expect((await run(store.lease("t")))?.fence).toBe(3)
+        // A container that did not revoke: its returning slot goes stopping instead; a shutdown takes it too.
+        const again = await run(store.recycle(b!))
+        expect(await run(store.stopReturning(b!, again!))).toBe(true)
+        expect(await run(store.rejoinWarm(b!, again!, 0))).toBe(false)
+        expect(await run(store.slot(b!))).toMatchObject({ state: "stopping" })
+        await run(store.recycle(a!))
+        await run(store.markAllStopping)
+        expect(await run(store.counts)).toMatchObject({ warming: 0, warm: 0, acquired: 0, stopping: 2 })
         await expectCountsConsistent(store)
       }))
 
@@ -254,7 +299,7 @@ export const storeContract = (
         for (const [id, container] of [["s1", a], ["s2", b], ["s3", c], ["s4", d]] as const) {
           expect(await run(store.addHolder(id, container!, "h", 20))).toBe(true)
         }
-        await run(store.returnToWarm(a!, 0))
+        await run(store.recycle(a!))
         await run(store.markStopping(b!))
         expect(await run(store.expireLease(c!, 20))).toBe(true)
         for (const container of [a, b, c]) expect(await run(store.liveHolders(container!, 0))).toBe(0)
@@ -281,7 +326,7 @@ export const storeContract = (
         expect(await run(store.lease("s"))).toMatchObject({ expiresAt: 500, sliding: true })
         await run(store.renewLease("s", a!, terms(600, 0, false)))
         expect(await run(store.lease("s"))).toMatchObject({ expiresAt: 600, sliding: true })
-        await run(store.returnToWarm(a!, 0))
+        await run(store.rejoinWarm(a!, (await run(store.recycle(a!)))!, 0))
         expect(await run(store.assignWarm("t", terms(700, 0, false)))).toBe(a)
         expect(await run(store.lease("t"))).toMatchObject({ expiresAt: 700, sliding: false })
       }))

@@ -68,6 +68,26 @@ describe("fencing", () => {
       expect(yield* engine.stats(cfg)).toMatchObject({ warm: 1, acquired: 0, stopping: 0 })
     }))
 
+  it.scoped("while it revokes, a released container serves no one: it counts as warming, leased to no one, until it rejoins", () =>
+    Effect.gen(function*() {
+      const { engine, fake, store } = yield* makeHarness
+      const cfg = config({ minContainers: 1, maxContainers: 1, stickyCacheSize: 0 })
+      const container = yield* engine.getContainer("a", cfg)
+      fake.behaviour.revokeDelay = Duration.seconds(1)
+      const release = yield* Effect.fork(engine.release("a", cfg))
+      while (fake.calls.revokes === 0) yield* Effect.yieldNow()
+      expect(yield* store.lease("a"), "the lease ended when the release decided").toBeUndefined()
+      expect(yield* engine.stats(cfg)).toMatchObject({ warm: 0, acquired: 0, sessions: 0, warming: 1, total: 1 })
+      expect(yield* store.slot(container)).toMatchObject({ state: "warming", returningAt: 2 })
+      // A tick meanwhile neither takes it for an orphan nor starts a second container for the warm set.
+      expect(yield* engine.tick).toMatchObject({ adopted: 0, stopped: 0, refilled: 0 })
+      yield* TestClock.adjust(Duration.seconds(1))
+      expect(yield* Fiber.join(release)).toEqual({ released: true, outcome: "warm" })
+      expect(yield* engine.stats(cfg)).toMatchObject({ warm: 1, acquired: 0, warming: 0, total: 1 })
+      expect((yield* engine.stats(cfg)).starts.succeeded, "a return is no start").toBe(1)
+      expect(fake.running()).toEqual([container])
+    }))
+
   it.scoped("a shutdown while a release waits on the revocation is not held up by it, and wins", () =>
     Effect.gen(function*() {
       const { engine, fake } = yield* makeHarness
@@ -80,7 +100,9 @@ describe("fencing", () => {
       expect(yield* engine.shutdown(cfg)).toEqual({ stopped: 1 })
       expect(fake.stopReasons.get(container)).toBe("shut-down")
       yield* TestClock.adjust(Duration.seconds(4))
-      expect(yield* Fiber.join(release)).toEqual({ released: false, outcome: "unknown-session" })
+      // The release had ended the lease before the shutdown came; the shutdown stopped its container.
+      expect(yield* Fiber.join(release)).toEqual({ released: true, outcome: "stopped" })
+      expect(fake.stopReasons.get(container), "stopped once, by the shutdown").toBe("shut-down")
       expect(fake.running()).toEqual([])
       expect(yield* engine.stats(cfg)).toMatchObject({ total: 0 })
     }))

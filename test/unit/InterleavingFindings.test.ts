@@ -146,4 +146,73 @@ describe("races found with the interleaving model test", () => {
       expect(fake.status.get(container)).toBe("healthy")
       expect(fake.status.get(held), "the container the release ended is stopped").toBe("stopped")
     }))
+
+  // Fixed seed, fourth schedule (once the fence landed): min = max = 1, cache off, scope("a") leaves while a plain
+  // getContainer("a") comes in. The leave decided "end" under the lock but left the lease in place while it
+  // revoked the fence (a container call outside the lock): the getContainer renewed the lease and was answered
+  // the container, which then went back to the warm set, free for another id, the first caller's token refused.
+  describe("no caller is answered a container whose lease is being ended", () => {
+    const full = config({ minContainers: 1, maxContainers: 1, stickyCacheSize: 0 })
+
+    type Pool = ReturnType<typeof poolUnderTest>
+    /** `take` leases a container to a, `end` ends the lease with a slow revocation; a plain getContainer("a") arrives while it revokes. */
+    const getDuringRevoke = <E1, E2>(take: (pool: Pool) => Effect.Effect<string, E1>, end: (pool: Pool) => Effect.Effect<unknown, E2>) =>
+      Effect.gen(function*() {
+        const { fake, pool, store } = yield* makePausableHarness
+        const container = yield* take(pool)
+        const oldToken = (yield* store.lease("a"))!.fence
+        fake.behaviour.revokeDelay = Duration.seconds(1)
+        const ending = yield* Effect.fork(end(pool))
+        while (fake.calls.revokes === 0) yield* Effect.yieldNow()
+        const during = yield* Effect.either(pool.getContainer("a", full))
+        yield* TestClock.adjust(Duration.seconds(1))
+        return { container, during, ended: yield* Fiber.join(ending), fake, oldToken, pool, store }
+      })
+
+    it.scoped("the last holder's leave: a plain getContainer during its revocation gets a fresh assignment, never that container", () =>
+      Effect.gen(function*() {
+        const { container, during, ended, fake, oldToken, pool, store } = yield* getDuringRevoke(
+          (pool) => pool.hold("a", "holder-1", full),
+          (pool) => pool.releaseHold("a", "holder-1", full)
+        )
+        // The only container is on its way back to the warm set: a full pool, not the container.
+        expect(during).toMatchObject({ _tag: "Left", left: { _tag: "PoolExhausted", warming: 1, acquired: 0 } })
+        expect(ended).toEqual({ outcome: "warm", holdersLeft: 0 })
+        expect(yield* store.lease("a")).toBeUndefined()
+        expect(fake.request(container, oldToken)).toEqual({ admitted: false, reason: "released" })
+        // Back in the warm set, it is a's again only as a new lease, with a newer token.
+        expect(yield* pool.getContainer("a", full)).toBe(container)
+        expect((yield* store.lease("a"))!.fence).toBeGreaterThan(oldToken! + 1)
+      }))
+
+    it.scoped("releaseContainer: a plain getContainer during its revocation gets a fresh assignment, never that container", () =>
+      Effect.gen(function*() {
+        const { container, during, ended, fake, oldToken, store } = yield* getDuringRevoke(
+          (pool) => pool.getContainer("a", full),
+          (pool) => pool.release("a", full)
+        )
+        expect(during).toMatchObject({ _tag: "Left", left: { _tag: "PoolExhausted", warming: 1, acquired: 0 } })
+        expect(ended).toEqual({ released: true, outcome: "warm" })
+        expect(yield* store.lease("a")).toBeUndefined()
+        expect(yield* store.slot(container)).toMatchObject({ state: "warm", sessionId: null })
+        expect(fake.request(container, oldToken)).toEqual({ admitted: false, reason: "released" })
+      }))
+
+    it.scoped("with room for another container, the getContainer during the revocation is answered a new one", () =>
+      Effect.gen(function*() {
+        const { fake, pool, store } = yield* makePausableHarness
+        // Taken with no warm set wanted, released with one: a's container returns to it, with room left for one start.
+        const container = yield* pool.hold("a", "holder-1", config({ minContainers: 0, maxContainers: 2, stickyCacheSize: 0 }))
+        const roomy = config({ minContainers: 1, maxContainers: 2, stickyCacheSize: 0 })
+        fake.behaviour.revokeDelay = Duration.seconds(1)
+        const leave = yield* Effect.fork(pool.releaseHold("a", "holder-1", roomy))
+        while (fake.calls.revokes === 0) yield* Effect.yieldNow()
+        const fresh = yield* pool.getContainer("a", roomy)
+        yield* TestClock.adjust(Duration.seconds(1))
+        expect(yield* Fiber.join(leave)).toEqual({ outcome: "warm", holdersLeft: 0 })
+        expect(fresh).not.toBe(container)
+        expect(yield* store.lease("a")).toMatchObject({ container: fresh })
+        expect(yield* store.slot(container)).toMatchObject({ state: "warm", sessionId: null })
+      }))
+  })
 })

@@ -33,9 +33,35 @@ describe("migrate", () => {
       // The lease epoch column: a lease leased before it existed starts from 0 and is bumped like any other.
       storage.sql.exec(`INSERT INTO wp_slots (container, state, session_id, expires_at) VALUES ('held', 'acquired', 's', 99)`)
       expect(await Effect.runPromise(store.lease("s"))).toMatchObject({ container: "held", fence: 0 })
-      expect(await Effect.runPromise(store.returnToWarm("held", 0))).toBe(true)
+      expect(await Effect.runPromise(store.recycle("held"))).toBe(1)
+      expect(await Effect.runPromise(store.rejoinWarm("held", 1, 0))).toBe(true)
       expect(await Effect.runPromise(store.assignWarm("t", { expiresAt: 99, cachedUntil: 0 }))).toBe("held")
       expect(await Effect.runPromise(store.lease("t"))).toMatchObject({ fence: 2 })
+    } finally {
+      storage.close()
+    }
+  })
+
+  it("replaces the state-change trigger of an older database, so a released container's return is no start", async () => {
+    const storage = makeSqlJsStorageSync()
+    try {
+      migrate(storage)
+      const triggers = () =>
+        storage.sql.exec<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'wp_slots_moved%'`)
+          .toArray().map((row) => row.name)
+      // An older database: its trigger counted any warming → warm move as a start.
+      storage.sql.exec(`DROP TRIGGER wp_slots_moved_v3`)
+      storage.sql.exec(`CREATE TRIGGER wp_slots_moved_v2 AFTER UPDATE OF state ON wp_slots WHEN OLD.state <> NEW.state BEGIN
+        UPDATE wp_pool SET starts_ok = starts_ok + 1 WHERE id = 1; END`)
+      migrate(storage)
+      expect(triggers()).toEqual(["wp_slots_moved_v3"])
+      const store = Effect.runSync(PoolStore.make(storage))
+      const record = PoolRecord.make(storage)
+      await Effect.runPromise(store.reserve([{ container: "c", state: "starting", sessionId: "s" }]))
+      await Effect.runPromise(store.bind("c", { expiresAt: 99, cachedUntil: 0 }, 0))
+      const epoch = await Effect.runPromise(store.recycle("c"))
+      await Effect.runPromise(store.rejoinWarm("c", epoch!, 0))
+      expect((await Effect.runPromise(record.metrics)).starts.succeeded, "the cold start only").toBe(1)
     } finally {
       storage.close()
     }

@@ -30,6 +30,33 @@ describe("restart safety", () => {
       expect(world.fake.running()).toEqual([])
     }))
 
+  it.scoped("a restart while a released container revokes its lease: the next tick stops it, and refills the warm set", () =>
+    Effect.gen(function*() {
+      const world = makeWorld()
+      yield* world.boot
+      const cfg = config({ minContainers: 1, maxContainers: 1, stickyCacheSize: 0 })
+      const a = yield* world.engine.getContainer("a", cfg)
+      world.fake.behaviour.revokeDelay = Duration.seconds(1)
+      yield* Effect.forkDaemon(world.engine.release("a", cfg))
+      while (world.fake.calls.revokes === 0) yield* Effect.yieldNow()
+      yield* world.restart
+      // Left on its way back to the warm set, leased to no one, tracked and counted against the cap.
+      expect(yield* world.store.slot(a)).toMatchObject({ state: "warming", returningAt: 2 })
+      expect(yield* world.store.lease("a")).toBeUndefined()
+      expect(yield* world.alarm.get).not.toBeNull()
+      yield* world.alarm.clear
+      // The new instance cannot know whether it revoked the lease: it is stopped, never adopted as warm.
+      expect(yield* world.engine.tick).toMatchObject({ adopted: 0, stopped: 1, refilled: 1 })
+      yield* world.engine.settled
+      expect(world.fake.stopReasons.get(a)).toBe("released")
+      expect(world.fake.running()).not.toContain(a)
+      expect(world.fake.running()).toHaveLength(1)
+      // The old instance's revocation answers late and changes nothing.
+      yield* TestClock.adjust(Duration.seconds(1))
+      const { slots } = yield* world.store.snapshot
+      expect(slots.map((slot) => [slot.container, slot.state])).toEqual([[world.fake.running()[0], "warm"]])
+    }))
+
   it.scoped("leases survive a restart, and the restarted pool serves the same container", () =>
     Effect.gen(function*() {
       const world = makeWorld()

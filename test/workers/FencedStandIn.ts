@@ -26,6 +26,17 @@ export const holdNextRequest = () => {
   return { entered, release }
 }
 
+let heldRevoke: { readonly enter: () => void; readonly released: Promise<void> } | undefined
+
+/** The next `warmPoolRevoke` to any fenced stand-in waits until the test lets it go (`entered`: it arrived). */
+export const holdNextRevoke = () => {
+  let enter!: () => void
+  let release!: () => void
+  const entered = new Promise<void>((resolve) => (enter = resolve))
+  heldRevoke = { enter, released: new Promise<void>((resolve) => (release = resolve)) }
+  return { entered, release }
+}
+
 export class FencedStandIn extends StandInContainer {
   readonly #fence = FenceKeeper.make(this.ctx.storage)
 
@@ -53,7 +64,13 @@ export class FencedStandIn extends StandInContainer {
     return super.destroy()
   }
 
-  warmPoolRevoke(epoch: number, reason: StopReason): string {
+  async warmPoolRevoke(epoch: number, reason: StopReason): Promise<string> {
+    const held = heldRevoke
+    heldRevoke = undefined
+    if (held !== undefined) {
+      held.enter()
+      await held.released
+    }
     return this.#fence.revoke(epoch, reason)
   }
 }

@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { sendThroughFence } from "../../src/internal/fenceRetry.js"
 import { countingNamespace } from "../support/countingNamespace.js"
-import { holdNextRequest, reachedWith } from "./FencedStandIn.js"
+import { holdNextRequest, holdNextRevoke, reachedWith } from "./FencedStandIn.js"
 import { rejection, stateOf } from "./helpers.js"
 import { standIn } from "./StandInContainer.js"
 
@@ -119,6 +119,24 @@ describe("the fence", () => {
     const before = await served(b)
     expect(await refusal(a)).toMatchObject({ status: 410, reason: "leased-again" })
     expect(await served(b), "A's request never reached B's container").toMatchObject({ requests: before.requests + 1 })
+  })
+
+  it("a getContainer while a release revokes the lease is never answered that container: the lease ended first", async () => {
+    const { pool } = fencedPool({ minContainers: 1, maxContainers: 1, stickyCacheSize: 0 })
+    const a = await pool.getContainer("a")
+    await served(a)
+    const revoke = holdNextRevoke()
+    const release = pool.releaseContainer("a")
+    await revoke.entered
+    // The pool's only container is on its way back to the warm set: the pool is full, and a's lease is gone.
+    expect(await rejection(pool.getContainer("a"))).toMatchObject({ _tag: "PoolExhausted", warming: 1, acquired: 0 })
+    expect(await pool.stats()).toMatchObject({ warm: 0, acquired: 0, warming: 1, total: 1 })
+    revoke.release()
+    expect(await release).toEqual({ released: true, outcome: "warm" })
+    expect(await refusal(a)).toMatchObject({ status: 410, reason: "released" })
+    const again = await pool.getContainer("a")
+    expect(again.id.toString(), "a's again, as a new lease").toBe(a.id.toString())
+    await served(again)
   })
 
   it("a request without the lease token, or to a container the pool never leased, gets 410 and starts nothing", async () => {

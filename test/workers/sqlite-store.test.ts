@@ -81,7 +81,8 @@ const costWith = (sessions: number) => {
       dueForCheck: await measure(store.dueForCheck(1_000, 8)),
       assignWarm: await measure(store.assignWarm("new", { expiresAt: 20, cachedUntil: 0 })),
       reserveRefill: await measure(store.reserve([slot("refill", "warming", null)])),
-      returnToWarm: await measure(store.returnToWarm("c-1", 0)),
+      recycle: await measure(store.recycle("c-1")),
+      rejoinWarm: await measure(store.rejoinWarm("c-1", 2, 0)),
       markStopping: await measure(store.markStopping("c-2")),
       expireLease: await measure(store.expireLease("c-3", 1_000))
     }

@@ -7,14 +7,6 @@ import type { WarmPoolConfig } from "../../../src/Config.js"
 import { holdAttempts } from "../../../src/internal/holdPolicy.js"
 import { settleBounds, startBudgetMs } from "../../../src/internal/policy.js"
 
-/**
- * `INTERLEAVE_STRICT_HOLD_LEAVE=1`: a plain `getContainer` overlapping the last holder's leave must still keep
- * the container it was answered (README, Scoped holds). Off by default because it fails today: the leave revokes
- * the fence outside the store's lock, and a plain renewal in that window is answered the container that then
- * returns to the warm set (RELIABILITY.md, Limits).
- */
-export const strictHoldLeave = process.env.INTERLEAVE_STRICT_HOLD_LEAVE === "1"
-
 /** `hold`, `renewHold` and `releaseHold` are a scoped acquire's calls. */
 export type CallKind = "get" | "hold" | "renewHold" | "releaseHold" | "release" | "shutdown" | "tick" | "stopNotice"
 
@@ -131,15 +123,13 @@ export class Ledger {
 
   /**
    * Whether a plain release of the call's id, or a shutdown, overlapped the call (the pool may have run it either
-   * side). Unless `strictHoldLeave`, so does a holder's leave for a plain call: see `strictHoldLeave`.
+   * side). A holder's leave never excuses a plain call: a lease whose end is decided is ended at once, so no
+   * `getContainer` is answered its container (RELIABILITY.md).
    */
-  private clashes(call: Call, plain: boolean) {
+  private clashes(call: Call) {
     return this.calls.some((other) =>
-      this.overlaps(call, other) && (
-        other.kind === "shutdown" ||
-        (other.id === call.id &&
-          (other.kind === "release" || (plain && !strictHoldLeave && other.kind === "releaseHold")))
-      )
+      this.overlaps(call, other) &&
+      (other.kind === "shutdown" || (other.id === call.id && other.kind === "release"))
     )
   }
 
@@ -152,13 +142,13 @@ export class Ledger {
 
   /** A plain `getContainer` answered `container`: the id holds it, unless a plain release or a shutdown overlapped the call. */
   granted(call: Call, container: string) {
-    if (this.clashes(call, true)) return
+    if (this.clashes(call)) return
     this.holds.set(call.id!, { id: call.id!, container, lapsesAt: this.earliest(call) + this.config.acquireTimeout })
   }
 
   /** A scope's `hold` answered `container`: its holder holds it, unless a plain release or a shutdown overlapped. */
   held(call: Call, container: string) {
-    if (this.clashes(call, false)) return
+    if (this.clashes(call)) return
     const lapsesAt = call.start + this.config.acquireTimeout
     this.scopes.push({ id: call.id!, container, scope: call.scope!, lapsesAt, excused: this.troubled.has(container) })
   }
