@@ -11,6 +11,7 @@ import type { HoldReleased } from "../Protocol.js"
 import type { AssignmentError } from "./Assignment.js"
 import { Assignment } from "./Assignment.js"
 import { Fencing } from "./Fencing.js"
+import { Autoscaler, shaped } from "./Autoscaler.js"
 import { holdAttempts, holderDeadline, holdLeave } from "./holdPolicy.js"
 import { Lifecycle } from "./Lifecycle.js"
 import { isCurrentBinding, releaseOutcome } from "./policy.js"
@@ -23,6 +24,7 @@ export const make = Effect.gen(function*() {
   const lifecycle = yield* Lifecycle
   const assignment = yield* Assignment
   const fencing = yield* Fencing
+  const autoscaler = yield* Autoscaler
   const now = Clock.currentTimeMillis
 
   /**
@@ -53,7 +55,9 @@ export const make = Effect.gen(function*() {
         if (removed === undefined) return { outcome: "not-held", liveHoldersLeft: 0 } as const
         const { lease, liveHoldersLeft } = removed
         if (holdLeave(liveHoldersLeft, lease) === "kept") return { outcome: "kept", liveHoldersLeft } as const
-        const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, config) : "stopped"
+        // As an explicit release: the warm set it may rejoin is sized by the warm target.
+        const floor = shaped(config, yield* autoscaler.target(config), config.maxContainers)
+        const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, floor) : "stopped"
         if (outcome === "stopped") yield* store.markStopping(lease.container)
         return { outcome, liveHoldersLeft: 0, lease, at } as const
       }))

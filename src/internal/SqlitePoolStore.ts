@@ -8,6 +8,7 @@ import { reasonOf, StorageError } from "./errors.js"
 import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js"
 import { CLIENT_CLOCK_SLACK_MS } from "./policy.js"
 import type { HolderStatements, NewSlot, PoolRecordService, PoolStoreService } from "./PoolStore.js"
+import { recyclingStatements } from "./SqliteRecycling.js"
 import { states } from "./SqliteSchema.js"
 import type { MetricsRow, SlotViewRow, StartFailureCause } from "./SqliteMetrics.js"
 import { METRICS, PAGE, startFailureColumn, toMetrics, toSlotView } from "./SqliteMetrics.js"
@@ -27,16 +28,19 @@ export interface SqlStorageLike {
   transactionSync<T>(body: () => T): T
 }
 
-const SLOT = `container, state, session_id, expires_at, check_due_at, binding`
-const LEASE = `session_id, container, expires_at, cached_until, binding, sliding, fence`
+export const SLOT = `container, state, session_id, expires_at, check_due_at, binding, revision, created_at, since`
+const LEASE = `session_id, container, expires_at, cached_until, binding, sliding, fence, revision`
 
-interface SlotRow extends Record<string, SqlValue> {
+export interface SlotRow extends Record<string, SqlValue> {
   container: string
   state: string
   session_id: string | null
   expires_at: number
   check_due_at: number | null
   binding: string | null
+  revision: string | null
+  created_at: number
+  since: number
 }
 
 export interface LeaseRow extends Record<string, SqlValue> {
@@ -47,20 +51,28 @@ export interface LeaseRow extends Record<string, SqlValue> {
   binding: string | null
   sliding: number
   fence: number
+  revision: string | null
 }
 
 /** A row written before bindings were recorded has none: it belongs to the pool's current binding. */
 const bindingOf = (row: { binding: string | null }): { binding?: string } =>
   row.binding === null ? {} : { binding: row.binding }
 
-const toSlot = (row: SlotRow): Slot => ({
+export const toSlot = (row: SlotRow): Slot => ({
   container: row.container,
   state: row.state as SlotState,
   sessionId: row.session_id,
   expiresAt: row.state === "acquired" ? row.expires_at : null,
   checkDueAt: row.check_due_at,
-  ...bindingOf(row)
+  ...bindingOf(row),
+  ...revisionOf(row),
+  createdAt: row.created_at,
+  // A warm slot's state began when it last became warm.
+  ...(row.state === "warm" ? { idleSince: row.since } : {})
 })
+
+const revisionOf = (row: { revision: string | null }): { revision?: string } =>
+  row.revision === null ? {} : { revision: row.revision }
 
 export const toLease = (row: LeaseRow): Lease => ({
   sessionId: row.session_id,
@@ -69,7 +81,8 @@ export const toLease = (row: LeaseRow): Lease => ({
   cachedUntil: row.cached_until,
   ...bindingOf(row),
   sliding: row.sliding === 1,
-  fence: row.fence
+  fence: row.fence,
+  ...revisionOf(row)
 })
 
 /** 1 when the use marks the lease sliding (plain use, the default), 0 for a scoped hold's. */
@@ -180,14 +193,20 @@ const leaseStatements = (q: Sql) => ({
       if (renewed) checkNoLaterThan(q, container, terms.expiresAt)
       return renewed
     }),
-  assignWarm: (sessionId: string, terms: LeaseTerms, binding?: string) =>
+  assignWarm: (sessionId: string, terms: LeaseTerms, binding?: string, revision?: string) =>
     q.atomic("assign warm container", () => {
       if (readLease(q, sessionId) !== undefined) return undefined
+      // Only the current revision's containers (`revision IS ?` matches NULL to NULL).
       const row = binding === undefined
-        ? q.one<{ container: string }>(`SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' LIMIT 1`)
+        ? q.one<{ container: string }>(
+          `SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' AND revision IS ? LIMIT 1`,
+          revision ?? null
+        )
         : q.one<{ container: string }>(
-          `SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' AND (binding = ? OR binding IS NULL) LIMIT 1`,
-          binding
+          `SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' AND (binding = ? OR binding IS NULL)
+           AND revision IS ? LIMIT 1`,
+          binding,
+          revision ?? null
         )
       if (row === undefined) return undefined
       q.run(
@@ -253,11 +272,12 @@ const slotStatements = (q: Sql) => ({
       for (const slot of slots) {
         const at = q.now()
         q.run(
-          `INSERT INTO wp_slots (container, state, session_id, binding, since, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO wp_slots (container, state, session_id, binding, revision, since, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
           slot.container,
           slot.state,
           slot.sessionId,
           slot.binding ?? null,
+          slot.revision ?? null,
           at,
           at
         )
@@ -342,5 +362,5 @@ export const makeStore = (
   now?: () => number
 ): Omit<PoolStoreService, "exclusive" | keyof HolderStatements> => {
   const q = sqlOf(storage, now)
-  return { ...leaseStatements(q), ...slotStatements(q) }
+  return { ...leaseStatements(q), ...slotStatements(q), ...recyclingStatements(q) }
 }
