@@ -34,6 +34,8 @@ export const demandSettings = (config: WarmPoolConfig): DemandSettings => {
 export const tuning = {
   /** The panic window's rate must reach this multiple of the stable rate to take over (Knative's 2). */
   panicThreshold: 2,
+  /** Fewest arrivals in the panic window that count as a burst. */
+  panicMinArrivals: 3,
   /** Headroom over the mean demand, in standard deviations of Poisson arrivals (√mean). */
   headroom: 2,
   /** Start time assumed until one start has been measured. */
@@ -46,10 +48,12 @@ export const tuning = {
 
 /** New sessions per ms over each window ending at `at`, and the rate the target follows. */
 export const arrivalRates = (arrivals: ReadonlyArray<number>, at: number, settings: DemandSettings) => {
-  const within = (windowMs: number) => arrivals.filter((t) => t > at - windowMs && t <= at).length / windowMs
-  const stable = within(settings.stableWindowMs)
-  const panic = within(settings.panicWindowMs)
-  const panicking = panic >= tuning.panicThreshold * stable && panic > stable
+  const count = (windowMs: number) => arrivals.filter((t) => t > at - windowMs && t <= at).length
+  const stable = count(settings.stableWindowMs) / settings.stableWindowMs
+  const burst = count(settings.panicWindowMs)
+  const panic = burst / settings.panicWindowMs
+  // One arrival is not a burst: a quiet pool must not warm up for every lone session.
+  const panicking = burst >= tuning.panicMinArrivals && panic >= tuning.panicThreshold * stable
   return { stable, panic, panicking, rate: panicking ? panic : stable }
 }
 
