@@ -6,14 +6,13 @@
  * is still warm: a leased one serves its session until its lease ends, and is then stopped
  * (`policy.isCurrentBinding` keeps it out of the warm set).
  */
-import { Clock, Context, Effect, Layer, Option, Ref } from "effect"
+import { Context, Effect, Layer, Option, Ref } from "effect"
 import type { WarmPoolConfig } from "../Config.js"
 import { Autoscaler, demandSettings } from "./Autoscaler.js"
 import { Lifecycle } from "./Lifecycle.js"
 import * as policy from "./policy.js"
 import { limits } from "./policy.js"
 import { PoolStore } from "./PoolStore.js"
-import { WarmSet } from "./WarmSet.js"
 
 export interface RecycleReport {
   /** Warm containers stopped for an older revision or their age. */
@@ -26,7 +25,6 @@ export const make = Effect.gen(function*() {
   const store = yield* PoolStore
   const lifecycle = yield* Lifecycle
   const autoscaler = yield* Autoscaler
-  const warmSet = yield* WarmSet
   // The revision this instance last noticed, so an unchanged one costs nothing per call.
   const noticed = yield* Ref.make(Option.none<string | undefined>())
 
@@ -56,8 +54,9 @@ export const make = Effect.gen(function*() {
     })
 
   /**
-   * A call brought the config: on a new revision, the older warm containers stop and refills replace them
-   * at once, in the background, rather than at the next tick (new sessions take only the new revision's).
+   * A call brought the config: on a new revision, the older warm containers are taken out of the warm set
+   * at once and stopped in the background, so the assignment this call makes refills with the new revision
+   * now rather than at the next tick. Nothing starts here: starts follow the alarm being armed.
    */
   const onRevision = (config: WarmPoolConfig) =>
     Effect.gen(function*() {
@@ -65,9 +64,12 @@ export const make = Effect.gen(function*() {
       if (Option.isSome(last) && last.value === config.revision) return
       const changed = yield* store.noticeRevision(config.revision)
       yield* Ref.set(noticed, Option.some(config.revision))
-      if (!changed || Option.isNone(last)) return
-      const at = yield* Clock.currentTimeMillis
-      yield* lifecycle.inBackground(Effect.zipRight(step(at, config), warmSet.refill))
+      if (!changed) return
+      const stale = yield* store.warmToRecycle(config.revision, -1, limits.tickPage)
+      const taken = yield* Effect.filter(stale, (slot) => store.stopIfWarm(slot.container))
+      yield* lifecycle.inBackground(
+        Effect.forEach(taken, (slot) => lifecycle.stop(slot.container), { concurrency: limits.callConcurrency })
+      )
     })
 
   return { step, onRevision }

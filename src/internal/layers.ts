@@ -23,8 +23,7 @@ export const pool = Layer.mergeAll(Engine.layer, Maintenance.layer).pipe(
   Layer.provideMerge(Holds.layer),
   Layer.provideMerge(Assignment.layer),
   Layer.provideMerge(Fencing.layer),
-  Layer.provideMerge(Recycling.layer),
-  Layer.provideMerge(WarmSet.layer),
+  Layer.provideMerge(Layer.merge(WarmSet.layer, Recycling.layer)),
   Layer.provideMerge(Lifecycle.layer),
   Layer.provideMerge(Layer.mergeAll(PoolSettings.layer, Autoscaler.layer, StartGovernor.layer))
 )
