@@ -33,8 +33,8 @@ const options: WarmPoolOptions = {
   minContainers: 1,
   maxContainers: 6,
   idleTimeout: 1_000,
-  autoscaleStableWindow: 2_000,
-  autoscalePanicWindow: 1_000,
+  autoscaleStableWindow: 6_000,
+  autoscalePanicWindow: 3_000,
   stickyCacheSize: 0,
   revision: "r1"
 }
@@ -55,7 +55,7 @@ describe("demand-driven pool, real containers", () => {
   it("a burst grows the warm set, idling shrinks it to the floor, and a new revision replaces warm containers", async () => {
     const pool = createWarmPool(env.WARM_POOL, env.CONTAINER, options)
     await pool.warmup()
-    const burst = ["b1", "b2", "b3"]
+    const burst = ["b1", "b2", "b3", "b4"]
     await Promise.all(burst.map((id) => pool.getContainer(id)))
     await settled()
     const grown = await pool.stats()
@@ -70,7 +70,7 @@ describe("demand-driven pool, real containers", () => {
       await tick()
       await settled()
       return pool.stats()
-    }, (stats) => stats.warm === 1 && stats.total === 1)
+    }, (stats) => stats.warm === 1 && stats.total === 1, 200)
     expect(shrunk).toMatchObject({ warm: 1, acquired: 0, total: 1, target: 1 })
     const [floor] = await slots()
     expect(await eventually(() => runningOf(held), (rows) => rows.length === 1)).toHaveLength(1)
