@@ -4,7 +4,7 @@
  * would have cost and delivered. The alarm fires as a Durable Object's would: when due, never while the
  * previous tick runs.
  */
-import { Context, Effect, Layer, Random, Scheduler } from "effect"
+import { Context, Effect, Layer, Random } from "effect"
 import type { WarmPoolConfig } from "../../Config.js"
 import { ContainerDriver } from "../ContainerDriver.js"
 import type { EngineService } from "../Engine.js"
@@ -55,12 +55,6 @@ const percentile = (values: ReadonlyArray<number>, p: number): number => {
 
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits
 
-/**
- * Fibers take turns on microtasks only. The default scheduler falls back to a real timer now and then,
- * and virtual time needs none: a simulated day would otherwise spend most of its run waiting on them.
- */
-const microtasks = Scheduler.makeBatched((runBatch) => queueMicrotask(runBatch))
-
 /** Runs the whole trace; deterministic for a given seed. */
 export const simulate = (options: SimulationOptions): Effect.Effect<SimulationResult, unknown> =>
   Effect.scoped(Effect.gen(function*() {
@@ -84,13 +78,23 @@ export const simulate = (options: SimulationOptions): Effect.Effect<SimulationRe
       let pending = 0
       let ticking = false
 
-      // Between two moments nothing changes: what runs at the start of an interval runs throughout it.
+      // Between two moments nothing changes: what runs at the start of an interval runs throughout it. The
+      // warm count is read again only after a write: most intervals end with nothing stored having changed.
+      let warm = { version: -1, count: 0 }
+      const warmNow = Effect.suspend(() =>
+        warm.version === storage.version()
+          ? Effect.succeed(warm.count)
+          : Effect.map(Effect.orElseSucceed(store.counts, () => emptyCounts), (counts) => {
+            warm = { version: storage.version(), count: counts.warm }
+            return counts.warm
+          })
+      )
       const crossing = (from: number, to: number) =>
-        Effect.map(Effect.orElseSucceed(store.counts, () => emptyCounts), (counts) => {
+        Effect.map(warmNow, (warmCount) => {
           const span = Math.min(to, end) - from
           if (span <= 0) return
           containerMs += sim.running() * span
-          idleMs += counts.warm * span
+          idleMs += warmCount * span
         })
 
       const tick = Effect.ensuring(
@@ -170,6 +174,6 @@ export const simulate = (options: SimulationOptions): Effect.Effect<SimulationRe
     return yield* program.pipe(
       Effect.withClock(clock.clock),
       Effect.withRandom(Random.make(options.seed)),
-      Effect.withScheduler(microtasks)
+      Effect.withScheduler(clock.scheduler)
     )
   }))

@@ -3,7 +3,7 @@
  * order, synchronously, and lets the woken fibers run before the next one wakes; a hook sees every
  * interval the clock crosses, so the simulator can integrate what runs over time.
  */
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Duration, Effect, Scheduler } from "effect"
 
 export interface VirtualClock {
   readonly clock: Clock.Clock
@@ -12,8 +12,10 @@ export interface VirtualClock {
   readonly nextWake: () => number | undefined
   /** Moves time to `at`, waking every sleep due on the way, in order; `crossing` sees each interval first. */
   readonly advanceTo: (at: number, crossing?: (from: number, to: number) => Effect.Effect<void>) => Effect.Effect<void>
-  /** Lets runnable fibers take their turns without moving time. */
+  /** Lets runnable fibers run until none is left to run, without moving time. */
   readonly settle: Effect.Effect<void>
+  /** The scheduler the simulation must run on: `settle` watches its queue. */
+  readonly scheduler: Scheduler.Scheduler
 }
 
 interface Sleeper {
@@ -22,14 +24,43 @@ interface Sleeper {
   readonly wake: () => void
 }
 
-/** Turns given to runnable fibers after each wake: enough for a call to reach its next wait. */
-const TURNS = 8
+/**
+ * Fibers take turns on microtasks only (virtual time needs no real timer), and the tasks waiting for a turn
+ * are counted: when none waits, every fiber has reached a wait (a sleep, or a fiber it joins).
+ */
+class CountingScheduler implements Scheduler.Scheduler {
+  queued = 0
+  readonly #inner = Scheduler.makeBatched((runBatch) => queueMicrotask(runBatch))
+  shouldYield(fiber: Parameters<Scheduler.Scheduler["shouldYield"]>[0]) {
+    return this.#inner.shouldYield(fiber)
+  }
+  scheduleTask(task: Scheduler.Task, priority: number) {
+    this.queued++
+    this.#inner.scheduleTask(() => {
+      this.queued--
+      task()
+    }, priority)
+  }
+}
+
+/** A bound on the turns one settle gives, so a fiber that never waits cannot hang the simulation. */
+const MAX_TURNS = 100_000
 
 export const makeVirtualClock = (start = 0): VirtualClock => {
   let now = start
   let serial = 0
   const sleepers = new Map<number, Sleeper>()
-  const settle = Effect.repeatN(Effect.yieldNow(), TURNS)
+  const scheduler = new CountingScheduler()
+  // Quiet twice in a row: a fiber resumed in the last batch may have queued work of its own.
+  const settle = Effect.suspend(() => {
+    let quiet = 0
+    let turns = 0
+    return Effect.whileLoop({
+      while: () => quiet < 2 && turns++ < MAX_TURNS,
+      body: () => Effect.yieldNow(),
+      step: () => void (quiet = scheduler.queued === 0 ? quiet + 1 : 0)
+    })
+  })
 
   const clock: Clock.Clock = {
     [Clock.ClockTypeId]: Clock.ClockTypeId,
@@ -77,5 +108,5 @@ export const makeVirtualClock = (start = 0): VirtualClock => {
       yield* settle
     })
 
-  return { clock, now: () => now, nextWake: () => earliest()?.at, advanceTo, settle }
+  return { clock, now: () => now, nextWake: () => earliest()?.at, advanceTo, settle, scheduler }
 }
