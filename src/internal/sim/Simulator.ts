@@ -14,6 +14,7 @@ import { Maintenance } from "../Maintenance.js"
 import { emptyCounts, isLeaseLive, settleBounds } from "../policy.js"
 import { memoryBackend, PoolAlarm } from "../PoolAlarm.js"
 import { PoolStore } from "../PoolStore.js"
+import { readLease, sqlOf, toLease } from "../SqlitePoolStore.js"
 import { logNormal, makeSimContainers, seededRandom } from "./SimContainers.js"
 import { makeNodeSqlStorage } from "./SqlJsStorage.js"
 import type { TraceRow } from "./Trace.js"
@@ -67,6 +68,7 @@ export const simulate = (options: SimulationOptions): Effect.Effect<SimulationRe
       const base = Layer.mergeAll(PoolStore.layer(storage), Layer.succeed(ContainerDriver, sim.driver), PoolAlarm.layer(alarm))
       const context = yield* Layer.build(layers.pool.pipe(Layer.provideMerge(base)))
       const store = Context.get(context, PoolStore)
+      const sql = sqlOf(storage)
       const call = <A, E>(body: (engine: EngineService, grantMs: number) => Effect.Effect<A, E>) =>
         Effect.provide(forCaller(options.config, body), context)
 
@@ -124,7 +126,9 @@ export const simulate = (options: SimulationOptions): Effect.Effect<SimulationRe
 
       const get = (session: string) =>
         Effect.gen(function*() {
-          const lease = yield* Effect.orElseSucceed(store.lease(session), () => undefined)
+          // Read straight from the store's SQL: no transaction is needed to read, nor an Effect per request.
+          const row = readLease(sql, session)
+          const lease = row === undefined ? undefined : toLease(row)
           const began = clock.now()
           const fresh = lease === undefined || !isLeaseLive(lease, began)
           const outcome = yield* Effect.either(call((engine, grantMs) => engine.getContainer(session, grantMs)))
