@@ -90,6 +90,30 @@ describe("Autoscaler", () => {
         expect(fake.running()).toHaveLength(2)
       }))
 
+    it.scoped("the last holder out returns its container to the warm set while the warm target wants it, as a release does", () =>
+      Effect.gen(function*() {
+        const { engine, fake } = yield* makeHarness
+        const demand = config({ autoscale: true, minContainers: 0, maxContainers: 12, stickyCacheSize: 0 })
+        fake.behaviour.startDelay = Duration.seconds(2)
+        const holds: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+        for (let i = 0; i < 12; i++) {
+          holds.push(yield* Effect.fork(engine.hold(`s-${i}`, `holder-${i}`, demand)))
+          yield* TestClock.adjust(Duration.millis(100))
+        }
+        // All 12 reserved their cold starts before the first finished (2 s), and with it the first refill.
+        yield* TestClock.adjust(Duration.millis(2_500))
+        yield* Effect.forEach(holds, Fiber.join, { discard: true })
+        yield* engine.settled
+        // Every container is held: the target (12 arrivals in the 6 s panic window, 2 s starts: 8) wants warm
+        // ones that capacity does not allow.
+        expect(yield* engine.stats(demand)).toMatchObject({ acquired: 12, warm: 0, warming: 0, target: 8 })
+        expect(yield* engine.releaseHold("s-0", "holder-0", demand)).toEqual({ outcome: "warm", holdersLeft: 0 })
+        expect((yield* engine.stats(demand)).warm).toBe(1)
+        // Without autoscale the target is minContainers (0): the next one out is stopped.
+        const fixed = config({ minContainers: 0, maxContainers: 12, stickyCacheSize: 0 })
+        expect(yield* engine.releaseHold("s-1", "holder-1", fixed)).toEqual({ outcome: "stopped", holdersLeft: 0 })
+      }))
+
     it.scoped("without autoscale, idleTimeout stops warm containers above minContainers, never below", () =>
       Effect.gen(function*() {
         const { engine, fake } = yield* makeHarness
