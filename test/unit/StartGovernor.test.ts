@@ -86,7 +86,7 @@ describe("StartGovernor", () => {
         const cfg = config({ minContainers: 0, maxContainers: 10, startRetries: 0 })
         yield* Effect.forEach(["a", "b", "c"], (id) => engine.getContainer(id, cfg), { discard: true })
         fake.behaviour.failNextStarts = 1
-        fake.behaviour.failReason = noInstance
+        fake.behaviour.startFailureReason = noInstance
         const refused = yield* Effect.flip(engine.getContainer("d", cfg))
         expect(refused).toBeInstanceOf(ContainerStartFailed)
         expect((yield* engine.stats(cfg)).learnedCap).toBe(3)
