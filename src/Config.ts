@@ -8,6 +8,13 @@ import { InvalidConfig } from "./Errors.js"
 export const MAX_DURATION_MS = 2_147_483_647
 /** Far above the container instances a Cloudflare account allows, yet a finite sanity bound. */
 export const MAX_CONTAINERS = 1_000_000
+/** Highest `maxStartsPerSecond`: far above any platform's start rate, yet a finite bound. */
+export const MAX_STARTS_PER_SECOND = 10_000
+/** The autoscaler's windows when the config leaves them out (Knative's 60 s and 6 s). */
+export const DEFAULT_STABLE_WINDOW_MS = 60_000
+export const DEFAULT_PANIC_WINDOW_MS = 6_000
+/** `idleTimeout` when the config leaves it out and `autoscale` is on; with `autoscale` off, warm containers never idle out. */
+export const DEFAULT_AUTOSCALE_IDLE_TIMEOUT_MS = 300_000
 /** Most session ids one isolate's sticky cache may hold per pool. */
 export const MAX_STICKY_CACHE_SIZE = 1_000_000
 
@@ -51,9 +58,20 @@ const BindingName = Schema.String.pipe(Schema.filter((s) => /^[A-Za-z_$][\w$]{0,
   })
 })
 
+/** A rate: a positive, finite number (fractions allowed: 0.5 is one start every 2 s). */
+const Rate = Schema.Number.pipe(Schema.filter((n) => Number.isFinite(n) && n > 0 && n <= MAX_STARTS_PER_SECOND)).annotations({
+  message: (issue) => ({
+    message: `must be a number above 0 and at most ${MAX_STARTS_PER_SECOND}, got ${describe(issue.actual)}`,
+    override: true
+  })
+})
+
 const Flag = Schema.Boolean.annotations({
   message: (issue) => ({ message: `must be true or false, got ${describe(issue.actual)}`, override: true })
 })
+
+/** Optional with no stored default: an absent key keeps the behaviour of the versions before it. */
+const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
 
 const withDefault = <S extends Schema.Schema.Any>(schema: S, value: () => Schema.Schema.Type<S>) =>
   Schema.optionalWith(schema, { default: value })
@@ -71,7 +89,17 @@ const ConfigFields = Schema.Struct({
   stickyCacheSize: withDefault(integerIn(0, MAX_STICKY_CACHE_SIZE), () => 10_000),
   stickyCacheTtl: withDefault(integerIn(1, MAX_DURATION_MS), () => 30_000),
   /** Whether spans carry session ids (personal data, maybe): off unless the caller opts in. */
-  traceSessionIds: withDefault(Flag, () => false)
+  traceSessionIds: withDefault(Flag, () => false),
+  // Demand-driven sizing (see `internal/Autoscaler.ts`); absent means off, as before these keys existed.
+  autoscale: optional(Flag),
+  autoscaleStableWindow: optional(integerIn(1, MAX_DURATION_MS)),
+  autoscalePanicWindow: optional(integerIn(1, MAX_DURATION_MS)),
+  idleTimeout: optional(integerIn(1, MAX_DURATION_MS)),
+  // The start governor (see `internal/StartGovernor.ts`).
+  maxStartsPerSecond: optional(Rate),
+  // Recycling (see `internal/Recycling.ts`).
+  revision: optional(Name),
+  maxContainerAge: optional(integerIn(1, MAX_DURATION_MS))
 })
 
 /** The config Schema: decodes user options into a complete, validated config. */
@@ -83,7 +111,14 @@ export const WarmPoolConfig = ConfigFields.pipe(
         path: ["minContainers"],
         message: `must not exceed maxContainers (${config.minContainers} > ${config.maxContainers})`
       }
-  )
+  ),
+  Schema.filter((config) => {
+    const stable = config.autoscaleStableWindow ?? DEFAULT_STABLE_WINDOW_MS
+    const panic = config.autoscalePanicWindow ?? DEFAULT_PANIC_WINDOW_MS
+    return panic <= stable
+      ? undefined
+      : { path: ["autoscalePanicWindow"], message: `must not exceed autoscaleStableWindow (${panic} > ${stable})` }
+  })
 )
 
 /** A complete, validated config. */

@@ -55,7 +55,25 @@ export const PoolStats = Schema.Struct({
   /** From reservation to ready (retries included), over the last 64 starts; null before the first. */
   startTimeMs: Schema.Struct({ median: Schema.NullOr(Count), p95: Schema.NullOr(Count), samples: Count }),
   /** Container-seconds since the pool was created: warm and idle, and leased to a session. */
-  containerSeconds: Schema.Struct({ warmIdle: Seconds, leased: Seconds })
+  containerSeconds: Schema.Struct({ warmIdle: Seconds, leased: Seconds }),
+  // Demand and the start governor (optional: a pool of an earlier version does not report them).
+  /** The warm set the pool keeps now: `minContainers`, or with `autoscale` the demand estimate within the bounds. */
+  target: Schema.optional(Count),
+  /** New sessions per second, as the warm target follows them. */
+  arrivalsPerSecond: Schema.optional(Schema.Number),
+  /** The start time the warm target assumes (ms): the mean of recent starts. */
+  startMs: Schema.optional(Schema.Number),
+  /** The instance limit learned from refused starts, or null while none was met. */
+  learnedCap: Schema.optional(Schema.NullOr(Count)),
+  /** The start circuit breaker. */
+  breaker: Schema.optional(Schema.Struct({
+    state: Schema.Literal("closed", "open", "half-open"),
+    failuresInARow: Count,
+    /** When an open breaker lets starts through again (epoch ms); null when closed. */
+    reopensAt: Schema.NullOr(Schema.Number)
+  })),
+  /** Containers held of a revision older than the config's `revision`. */
+  olderRevision: Schema.optional(Count)
 })
 export type PoolStats = typeof PoolStats.Type
 

@@ -7,6 +7,7 @@ import type { WarmPoolConfig } from "../Config.js"
 import type { InvalidContainerBinding, PoolUnavailable } from "../Errors.js"
 import { ContainerStartFailed, PoolExhausted } from "../Errors.js"
 import type { StorageError } from "./errors.js"
+import { Autoscaler, shaped } from "./Autoscaler.js"
 import { Lifecycle } from "./Lifecycle.js"
 import type { Lease, LeaseTerms, SlotCounts } from "./policy.js"
 import { capacityLeft, isLeaseLive, leaseTerms } from "./policy.js"
@@ -15,6 +16,7 @@ import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
 import * as SingleFlight from "./SingleFlight.js"
 import { outcome } from "./tracing.js"
+import { StartGovernor } from "./StartGovernor.js"
 import { WarmSet } from "./WarmSet.js"
 
 /** Why an assignment can fail. */
@@ -41,6 +43,8 @@ export const make = Effect.gen(function*() {
   const lifecycle = yield* Lifecycle
   const warmSet = yield* WarmSet
   const alarm = yield* PoolAlarm
+  const autoscaler = yield* Autoscaler
+  const governor = yield* StartGovernor
   const flights = SingleFlight.make<string>()
   const now = Clock.currentTimeMillis
 
@@ -91,8 +95,12 @@ export const make = Effect.gen(function*() {
   const coldStart = (sessionId: string, grantMs: number, sliding: boolean) =>
     Effect.gen(function*() {
       const { config } = yield* settings.get
+      // A broken image is not retried per session while the breaker is open; past a learned limit, no doomed start.
+      const refusal = yield* governor.coldStartRefusal
+      if (refusal !== undefined) return yield* new ContainerStartFailed({ attempts: 0, reason: refusal })
+      const cap = shaped(config, config.minContainers, yield* governor.cap(config))
       const [container] = yield* store.exclusive(
-        Effect.flatMap(store.counts, (c) => lifecycle.reserve(capacityLeft(c, config) > 0 ? 1 : 0, "starting", sessionId))
+        Effect.flatMap(store.counts, (c) => lifecycle.reserve(capacityLeft(c, cap) > 0 ? 1 : 0, "starting", sessionId))
       )
       if (container === undefined && (yield* record.shutDown)) {
         return yield* new ContainerStartFailed({ attempts: 0, reason: "the pool was shut down while this call waited" })
@@ -100,7 +108,7 @@ export const make = Effect.gen(function*() {
       if (container === undefined) {
         yield* outcome("refused")
         yield* record.recordRefusal
-        return yield* Effect.fail(exhausted(yield* store.counts, config))
+        return yield* Effect.fail(exhausted(yield* store.counts, cap))
       }
       yield* lifecycle.launch(
         container,
@@ -115,9 +123,10 @@ export const make = Effect.gen(function*() {
       const at = yield* now
       const existing = yield* renewIfLive(yield* store.lease(sessionId), at, grantMs, sliding)
       if (existing !== undefined) return existing
-      // Only a container of the current binding: the caller's stubs come from that namespace.
+      yield* autoscaler.recordArrival(config)
+      // Only a container of the current binding (the caller's stubs come from that namespace) and revision.
       const terms = leaseTerms(at, grantMs, config, sliding)
-      const warm = yield* store.assignWarm(sessionId, terms, config.containerBinding)
+      const warm = yield* store.assignWarm(sessionId, terms, config.containerBinding, config.revision)
       const container = warm ?? (yield* coldStart(sessionId, grantMs, sliding))
       yield* outcome(warm === undefined ? "cold" : "warm", container)
       yield* warmSet.refillInBackground

@@ -28,6 +28,11 @@ export interface Containers {
   readonly revoke?: (container: string, epoch: number, reason: StopReason) => Effect.Effect<Revoked, ContainerCallFailed>
   /** The name of a container never used before: a new unique Durable Object id. */
   readonly newName: () => string
+  /**
+   * True when every call but `start` completes without waiting on anything (the simulator's containers): no
+   * bound could ever fire, so `withBounds` leaves them as they are rather than race each against a timer.
+   */
+  readonly answersAtOnce?: boolean
 }
 
 export interface ContainerDriverService {
@@ -105,7 +110,10 @@ const within = (ms: number, container: string, operation: string) =>
  * The same containers with every call but `start` bounded in time (see `limits`); a start is bounded by the
  * pool's `startupTimeout`, which `Lifecycle` applies. No caller waits on a container that never answers.
  */
-export const withBounds = (containers: Containers): Containers => {
+export const withBounds = (containers: Containers): Containers =>
+  containers.answersAtOnce === true ? containers : bounded(containers)
+
+const bounded = (containers: Containers): Containers => {
   const revoke = containers.revoke
   return {
     start: containers.start,

@@ -10,6 +10,7 @@ import { ContainerStartFailed } from "../Errors.js"
 import type { ReleaseResult } from "../Protocol.js"
 import { containerInfo } from "./inspect.js"
 import { Assignment } from "./Assignment.js"
+import { Autoscaler, shaped } from "./Autoscaler.js"
 import type { StorageError } from "./errors.js"
 import { Fencing } from "./Fencing.js"
 import { Holds } from "./Holds.js"
@@ -19,6 +20,8 @@ import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
 import { forPool, outcome, sessionSpan } from "./tracing.js"
+import { Recycling } from "./Recycling.js"
+import { StartGovernor } from "./StartGovernor.js"
 import { WarmSet } from "./WarmSet.js"
 
 export type { AssignmentError } from "./Assignment.js"
@@ -33,7 +36,12 @@ export const make = Effect.gen(function*() {
   const assignment = yield* Assignment
   const holds = yield* Holds
   const fencing = yield* Fencing
+  const autoscaler = yield* Autoscaler
+  const governor = yield* StartGovernor
+  const recycling = yield* Recycling
   const now = Clock.currentTimeMillis
+  /** A new revision is acted on by the first assignment that brings it (see `Recycling.onRevision`). */
+  const noticeRevision = Effect.flatMap(settings.get, ({ config }) => recycling.onRevision(config))
 
   const release = (sessionId: string) =>
     Effect.gen(function*() {
@@ -46,8 +54,10 @@ export const make = Effect.gen(function*() {
         const at = yield* now
         // Holders still using the container keep it from the warm set: it is stopped under them, never handed on.
         const holders = yield* store.liveHolders(lease.container, at)
+        // The warm set it may rejoin is sized by the warm target (`minContainers` unless autoscaling).
+        const floor = shaped(config, yield* autoscaler.target(config), config.maxContainers)
         const outcome = isCurrentBinding(lease, config)
-          ? releaseOutcome(yield* store.counts, lease, at, config, holders)
+          ? releaseOutcome(yield* store.counts, lease, at, floor, holders)
           : "stopped"
         return { end: { lease, outcome } }
       }))
@@ -58,7 +68,13 @@ export const make = Effect.gen(function*() {
   const stats = Effect.gen(function*() {
     const { config } = yield* settings.get
     const { startFailures, ...metrics } = yield* record.metrics
-    return { ...toStats(yield* store.counts, startFailures, config), ...metrics }
+    return {
+      ...toStats(yield* store.counts, startFailures, config),
+      ...metrics,
+      ...(yield* autoscaler.report(config)),
+      ...(yield* governor.report),
+      olderRevision: yield* store.olderRevisions
+    }
   })
 
   const warmup = (count: number | undefined) =>
@@ -129,14 +145,16 @@ export const make = Effect.gen(function*() {
   const span = (name: string) => Effect.withSpan(`WarmPool.${name}`)
   return {
     getContainer: (sessionId: string, grantMs: number, sliding?: boolean) =>
-      assignment.getContainer(sessionId, grantMs, sliding).pipe(sessionSpan("WarmPool.getContainer", sessionId)),
+      Effect.zipRight(noticeRevision, assignment.getContainer(sessionId, grantMs, sliding)).pipe(
+        sessionSpan("WarmPool.getContainer", sessionId)
+      ),
     renewLease: (sessionId: string, grantMs: number) =>
       assignment.renewLease(sessionId, grantMs).pipe(
         Effect.tap((container) => outcome(container === undefined ? "no-lease" : "renewed", container)),
         sessionSpan("WarmPool.renewLease", sessionId)
       ),
     hold: (sessionId: string, holder: string) =>
-      holds.hold(sessionId, holder).pipe(
+      Effect.zipRight(noticeRevision, holds.hold(sessionId, holder)).pipe(
         Effect.tap((container) => outcome("held", container)),
         sessionSpan("WarmPool.hold", sessionId)
       ),

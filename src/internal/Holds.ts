@@ -14,6 +14,7 @@ import { Assignment } from "./Assignment.js"
 import type { StorageError } from "./errors.js"
 import type { LeaseEnd } from "./Fencing.js"
 import { Fencing } from "./Fencing.js"
+import { Autoscaler, shaped } from "./Autoscaler.js"
 import { holdAttempts, holderDeadline, holdLeave } from "./holdPolicy.js"
 import { isCurrentBinding, releaseOutcome } from "./policy.js"
 import { PoolSettings } from "./PoolSettings.js"
@@ -31,6 +32,7 @@ export const make = Effect.gen(function*() {
   const settings = yield* PoolSettings
   const assignment = yield* Assignment
   const fencing = yield* Fencing
+  const autoscaler = yield* Autoscaler
   const now = Clock.currentTimeMillis
 
   /**
@@ -59,7 +61,9 @@ export const make = Effect.gen(function*() {
       if (removed === undefined) return { left: "not-held", holdersLeft: 0 }
       const { lease, liveHoldersLeft } = removed
       if (holdLeave(liveHoldersLeft, lease) === "kept") return { left: "kept", holdersLeft: liveHoldersLeft }
-      const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, config) : "stopped"
+      // As an explicit release: the warm set it may rejoin is sized by the warm target.
+      const floor = shaped(config, yield* autoscaler.target(config), config.maxContainers)
+      const outcome = isCurrentBinding(lease, config) ? releaseOutcome(yield* store.counts, lease, at, floor) : "stopped"
       return { left: "ended", holdersLeft: 0, end: { lease, outcome } }
     })
 

@@ -16,6 +16,9 @@ import type { NewSlot } from "./PoolStore.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
 import { classifyStartFailure } from "./SqliteMetrics.js"
 import { attributes, outcome } from "./tracing.js"
+import { Autoscaler } from "./Autoscaler.js"
+import { totalContainers } from "./policy.js"
+import { StartGovernor } from "./StartGovernor.js"
 
 /** The pool has no config yet, or its container binding does not resolve. */
 type Unconfigured = PoolUnavailable | InvalidContainerBinding
@@ -79,6 +82,9 @@ export const make = Effect.gen(function*() {
   const record = yield* PoolRecord
   const settings = yield* PoolSettings
   const alarm = yield* PoolAlarm
+  const governor = yield* StartGovernor
+  const autoscaler = yield* Autoscaler
+  const held = Effect.map(store.counts, totalContainers)
   const background = yield* FiberSet.make<unknown, unknown>()
   // Containers this instance is starting or stopping, with how many operations hold each.
   const inFlight = yield* Ref.make(HashMap.empty<string, number>())
@@ -120,6 +126,8 @@ export const make = Effect.gen(function*() {
               reason: `not ready within startupTimeout (${config.startupTimeout} ms)`
             })
         }),
+        // Paced, and its outcome learned from (limits, the breaker, start times): see `StartGovernor`.
+        (timed) => governor.govern(config, timed, held, autoscaler.recordStart),
         Effect.tapError((error) => record.recordStartFailure(classifyStartFailure(error.reason))),
         Effect.onExit((exit) =>
           Exit.isSuccess(exit)
@@ -184,7 +192,11 @@ export const make = Effect.gen(function*() {
       if (!(yield* alarm.isArmed)) yield* alarm.set((yield* Clock.currentTimeMillis) + config.healthCheckInterval)
       const c = yield* containers
       const binding = config.containerBinding
-      const slots: Array<NewSlot> = Array.from({ length: count }, () => ({ container: c.newName(), state, sessionId, binding }))
+      const revision = config.revision === undefined ? {} : { revision: config.revision }
+      const slots: Array<NewSlot> = Array.from(
+        { length: count },
+        () => ({ container: c.newName(), state, sessionId, binding, ...revision })
+      )
       yield* Effect.forEach(slots, (slot) => enter(slot.container), { discard: true })
       yield* Effect.tapError(store.reserve(slots), () => Effect.forEach(slots, (slot) => leave(slot.container)))
       return slots.map((slot) => slot.container)

@@ -12,6 +12,7 @@ import { PoolAlarm } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolRecord, PoolStore } from "./PoolStore.js"
 import { attributes, forPool } from "./tracing.js"
+import { Recycling } from "./Recycling.js"
 import { WarmSet } from "./WarmSet.js"
 
 /** What one alarm tick did. A tick settles within `policy.settleBounds.tickMs`, storage aside. */
@@ -21,13 +22,16 @@ export interface TickReport {
   readonly adopted: number
   readonly stopped: number
   readonly refilled: number
+  /** Warm containers stopped for an older revision or their age, and for idling above the warm target. */
+  readonly recycled: number
+  readonly scaledDown: number
   /** Steps that failed; the alarm was re-armed regardless. */
   readonly failures: ReadonlyArray<string>
   /** When the alarm fires next, or null when the pool is idle. */
   readonly nextAlarm: number | null
 }
 
-const idleReport = { expired: 0, dead: 0, adopted: 0, stopped: 0, refilled: 0 }
+const idleReport = { expired: 0, dead: 0, adopted: 0, stopped: 0, refilled: 0, recycled: 0, scaledDown: 0 }
 
 export const make = Effect.gen(function*() {
   const store = yield* PoolStore
@@ -36,6 +40,7 @@ export const make = Effect.gen(function*() {
   const lifecycle = yield* Lifecycle
   const warmSet = yield* WarmSet
   const alarm = yield* PoolAlarm
+  const recycling = yield* Recycling
   const now = Clock.currentTimeMillis
   const inParallel = { concurrency: limits.callConcurrency } as const
 
@@ -184,6 +189,7 @@ export const make = Effect.gen(function*() {
       const checked = yield* step("health check", healthStep(unexpired, at, config), { dead: 0, rechecks: 0 })
       done.dead = checked.dead
       rechecks = checked.rechecks
+      Object.assign(done, yield* step("recycle", recycling.step(at, config), { recycled: 0, scaledDown: 0 }))
       // A shut-down pool only finishes its stops; it warms up again when next used. The flag is read
       // again here: a shutdown may have run while this tick waited on a container (and the reservation
       // itself refuses, under the same lock as shutdown).

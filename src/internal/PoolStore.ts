@@ -21,6 +21,8 @@ export interface NewSlot {
   readonly sessionId: string | null
   /** The container binding it is started in (the pool's current one). */
   readonly binding?: string
+  /** The config's revision, if it has one. */
+  readonly revision?: string
 }
 
 /** The holders of leases: scoped uses, counted in the pool whichever isolate took them (see `holdPolicy`). */
@@ -65,14 +67,29 @@ export interface PoolStoreService extends HolderStatements {
   readonly renewLease: (sessionId: string, container: string, terms: LeaseTerms) => Effect.Effect<boolean, StorageError>
   /**
    * Hands a warm slot to a session that holds none, as its lease: one started in `binding` (or from before
-   * bindings were recorded) when given.
+   * bindings were recorded) when given, and for `revision` (none matches only slots reserved with none).
    */
   readonly assignWarm: (
     sessionId: string,
     terms: LeaseTerms,
-    binding?: string
+    binding?: string,
+    revision?: string
   ) => Effect.Effect<string | undefined, StorageError>
   readonly reserve: (slots: ReadonlyArray<NewSlot>) => Effect.Effect<void, StorageError>
+  /** Records the pool's revision; when it changed, recounts the slots of other revisions. True when it changed. */
+  readonly noticeRevision: (revision: string | undefined) => Effect.Effect<boolean, StorageError>
+  /** Slots held of revisions other than the one last noticed. */
+  readonly olderRevisions: Effect.Effect<number, StorageError>
+  /** Warm slots of another revision, or reserved at or before `bornBy` (epoch ms); oldest first. */
+  readonly warmToRecycle: (
+    revision: string | undefined,
+    bornBy: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
+  /** A warm slot goes stopping, checked in the same step; false when it is no longer warm. */
+  readonly stopIfWarm: (container: string) => Effect.Effect<boolean, StorageError>
+  /** Warm slots idle since `idleBy` (epoch ms) or earlier, longest idle first. */
+  readonly idleWarm: (idleBy: number, limit: number) => Effect.Effect<ReadonlyArray<Slot>, StorageError>
   /** A started `warming` (or orphaned `starting`) slot becomes warm; false when it is no longer tracked. */
   readonly promote: (container: string, checkDueAt: number) => Effect.Effect<boolean, StorageError>
   /** A started `starting` slot becomes its session's lease; false when it is untracked or the session holds another. */

@@ -4,98 +4,19 @@
  * Every method runs inside `transactionSync`, which makes it atomic.
  */
 import { Effect, Option, Ref } from "effect"
-import { reasonOf, StorageError } from "./errors.js"
-import type { Lease, LeaseTerms, Slot, SlotCounts, SlotState } from "./policy.js"
+import type { LeaseTerms, SlotCounts, SlotState } from "./policy.js"
 import { CLIENT_CLOCK_SLACK_MS } from "./policy.js"
 import type { HolderStatements, NewSlot, PoolRecordService, PoolStoreService } from "./PoolStore.js"
+import { recyclingStatements } from "./SqliteRecycling.js"
+import type { LeaseRow, Sql, SlotRow, SqlStorageLike } from "./SqliteRows.js"
+import { LEASE, SLOT, slidingOf, sqlOf, toLease, toSlot } from "./SqliteRows.js"
 import { states } from "./SqliteSchema.js"
 import type { MetricsRow, SlotViewRow, StartFailureCause } from "./SqliteMetrics.js"
 import { METRICS, PAGE, startFailureColumn, toMetrics, toSlotView } from "./SqliteMetrics.js"
 
 export { migrate, schema } from "./SqliteSchema.js"
-
-type SqlValue = ArrayBuffer | string | number | null
-
-/** The part of `DurableObjectStorage` the store uses (also what the Node test shim provides). */
-export interface SqlStorageLike {
-  readonly sql: {
-    exec<T extends Record<string, SqlValue>>(query: string, ...bindings: Array<SqlValue>): {
-      toArray(): Array<T>
-      readonly rowsWritten: number
-    }
-  }
-  transactionSync<T>(body: () => T): T
-}
-
-const SLOT = `container, state, session_id, expires_at, check_due_at, binding, fence`
-const LEASE = `session_id, container, expires_at, cached_until, binding, sliding, fence`
-
-interface SlotRow extends Record<string, SqlValue> {
-  container: string
-  state: string
-  session_id: string | null
-  expires_at: number
-  check_due_at: number | null
-  binding: string | null
-  fence: number
-}
-
-export interface LeaseRow extends Record<string, SqlValue> {
-  session_id: string
-  container: string
-  expires_at: number
-  cached_until: number
-  binding: string | null
-  sliding: number
-  fence: number
-}
-
-/** A row written before bindings were recorded has none: it belongs to the pool's current binding. */
-const bindingOf = (row: { binding: string | null }): { binding?: string } =>
-  row.binding === null ? {} : { binding: row.binding }
-
-const toSlot = (row: SlotRow): Slot => ({
-  container: row.container,
-  state: row.state as SlotState,
-  sessionId: row.session_id,
-  expiresAt: row.state === "acquired" ? row.expires_at : null,
-  checkDueAt: row.check_due_at,
-  ...bindingOf(row),
-  // Only a slot that was leased has an epoch above 0: a `warming` one is returning from its lease.
-  ...(row.state === "warming" && row.fence > 0 ? { returningAt: row.fence } : {})
-})
-
-export const toLease = (row: LeaseRow): Lease => ({
-  sessionId: row.session_id,
-  container: row.container,
-  expiresAt: row.expires_at,
-  cachedUntil: row.cached_until,
-  ...bindingOf(row),
-  sliding: row.sliding === 1,
-  fence: row.fence
-})
-
-/** 1 when the use marks the lease sliding (plain use, the default), 0 for a scoped hold's. */
-const slidingOf = (terms: LeaseTerms): number => terms.sliding === false ? 0 : 1
-
-/** Runs statements atomically; a failing statement is a typed `StorageError`, never a defect. */
-export const sqlOf = (storage: SqlStorageLike, now: () => number = Date.now) => {
-  const sql = storage.sql
-  const all = <T extends Record<string, SqlValue>>(query: string, ...bindings: Array<SqlValue>) =>
-    sql.exec<T>(query, ...bindings).toArray()
-  return {
-    now,
-    all,
-    one: <T extends Record<string, SqlValue>>(query: string, ...bindings: Array<SqlValue>) =>
-      all<T>(query, ...bindings)[0],
-    run: (query: string, ...bindings: Array<SqlValue>) => sql.exec(query, ...bindings).rowsWritten,
-    atomic: <A>(operation: string, body: () => A): Effect.Effect<A, StorageError> =>
-      Effect.try({
-        try: () => storage.transactionSync(body),
-        catch: (cause) => new StorageError({ operation, reason: reasonOf(cause) })
-      })
-  }
-}
+export { SLOT, sqlOf, type SqlStorageLike, toLease, toSlot } from "./SqliteRows.js"
+export type { LeaseRow, Sql, SlotRow } from "./SqliteRows.js"
 
 /**
  * What the pool remembers about itself: its row of `wp_pool`. The shut-down flag is read on every
@@ -140,7 +61,6 @@ export const makeRecord = (storage: SqlStorageLike, now: () => number = Date.now
   }
 }
 
-export type Sql = ReturnType<typeof sqlOf>
 
 export const readLease = ({ one }: Sql, sessionId: string): LeaseRow | undefined =>
   one<LeaseRow>(`SELECT ${LEASE} FROM wp_slots WHERE session_id = ? AND state = 'acquired'`, sessionId)
@@ -183,14 +103,20 @@ const leaseStatements = (q: Sql) => ({
       if (renewed) checkNoLaterThan(q, container, terms.expiresAt)
       return renewed
     }),
-  assignWarm: (sessionId: string, terms: LeaseTerms, binding?: string) =>
+  assignWarm: (sessionId: string, terms: LeaseTerms, binding?: string, revision?: string) =>
     q.atomic("assign warm container", () => {
       if (readLease(q, sessionId) !== undefined) return undefined
+      // Only the current revision's containers (`revision IS ?` matches NULL to NULL).
       const row = binding === undefined
-        ? q.one<{ container: string }>(`SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' LIMIT 1`)
+        ? q.one<{ container: string }>(
+          `SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' AND revision IS ? LIMIT 1`,
+          revision ?? null
+        )
         : q.one<{ container: string }>(
-          `SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' AND (binding = ? OR binding IS NULL) LIMIT 1`,
-          binding
+          `SELECT container FROM wp_slots WHERE state = 'warm' AND state <> 'acquired' AND (binding = ? OR binding IS NULL)
+           AND revision IS ? LIMIT 1`,
+          binding,
+          revision ?? null
         )
       if (row === undefined) return undefined
       q.run(
@@ -276,11 +202,12 @@ const slotStatements = (q: Sql) => ({
       for (const slot of slots) {
         const at = q.now()
         q.run(
-          `INSERT INTO wp_slots (container, state, session_id, binding, since, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO wp_slots (container, state, session_id, binding, revision, since, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
           slot.container,
           slot.state,
           slot.sessionId,
           slot.binding ?? null,
+          slot.revision ?? null,
           at,
           at
         )
@@ -365,5 +292,5 @@ export const makeStore = (
   now?: () => number
 ): Omit<PoolStoreService, "exclusive" | keyof HolderStatements> => {
   const q = sqlOf(storage, now)
-  return { ...leaseStatements(q), ...slotStatements(q) }
+  return { ...leaseStatements(q), ...slotStatements(q), ...recyclingStatements(q) }
 }

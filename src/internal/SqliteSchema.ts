@@ -2,6 +2,7 @@
  * The pool's SQLite schema: the tables, their partial indexes and count triggers, and the columns
  * added since the first layout, which `migrate` adds to tables created before them.
  */
+import { migrateRecycling, recyclingColumns } from "./SqliteRecycling.js"
 import type { SqlStorageLike } from "./SqlitePoolStore.js"
 import { onDelete, onInsert, onMove, poolMetricColumns, slotMetricColumns, stampOlderSlots } from "./SqliteMetrics.js"
 
@@ -89,7 +90,8 @@ const addedColumns: ReadonlyArray<readonly [name: string, definition: string]> =
   ["binding", "TEXT"],
   ["failed_checks", "INTEGER NOT NULL DEFAULT 0"],
   ["sliding", "INTEGER NOT NULL DEFAULT 0"],
-  ["fence", "INTEGER NOT NULL DEFAULT 0"]
+  ["fence", "INTEGER NOT NULL DEFAULT 0"],
+  ...recyclingColumns
 ]
 
 const hasColumn = (storage: SqlStorageLike, column: string, table = "wp_slots"): boolean => {
@@ -131,4 +133,5 @@ export const migrate = (storage: SqlStorageLike, now: number = Date.now()): void
     for (const statement of triggers) storage.sql.exec(statement)
   })
   if (timed) stampOlderSlots(storage, now)
+  migrateRecycling(storage)
 }

@@ -4,23 +4,32 @@
  */
 import { Clock, Context, Effect, Either, Layer } from "effect"
 import type { WarmPoolConfig } from "../Config.js"
+import { Autoscaler, shaped } from "./Autoscaler.js"
 import { Lifecycle } from "./Lifecycle.js"
 import type { SlotCounts } from "./policy.js"
 import { limits, refillNeeded } from "./policy.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolStore } from "./PoolStore.js"
+import { StartGovernor } from "./StartGovernor.js"
 
 export const make = Effect.gen(function*() {
   const store = yield* PoolStore
   const settings = yield* PoolSettings
   const lifecycle = yield* Lifecycle
+  const autoscaler = yield* Autoscaler
+  const governor = yield* StartGovernor
   const startPermits = yield* Effect.makeSemaphore(limits.startConcurrency)
 
-  /** Reserves as many warming slots as `howMany` decides on the counts, at once, so they count against the cap. */
+  /**
+   * Reserves as many warming slots as `howMany` decides on the counts, at once, so they count against the cap.
+   * It decides on the warm target and the governor's cap (`shaped`), and reserves none while the breaker is open.
+   */
   const reserve = (howMany: (counts: SlotCounts, config: WarmPoolConfig) => number) =>
     store.exclusive(Effect.gen(function*() {
       const { config } = yield* settings.get
-      return yield* lifecycle.reserve(howMany(yield* store.counts, config), "warming", null)
+      const plan = shaped(config, yield* autoscaler.target(config), yield* governor.cap(config))
+      const count = Math.min(howMany(yield* store.counts, plan), yield* governor.allowance)
+      return yield* lifecycle.reserve(count, "warming", null)
     }))
 
   const warmOne = (container: string) =>

@@ -4,6 +4,7 @@
  */
 import { Layer } from "effect"
 import { Assignment } from "./Assignment.js"
+import { Autoscaler } from "./Autoscaler.js"
 import { ContainerDriver } from "./ContainerDriver.js"
 import { Engine } from "./Engine.js"
 import { Fencing } from "./Fencing.js"
@@ -13,6 +14,8 @@ import { Maintenance } from "./Maintenance.js"
 import { PoolAlarm, storageBackend } from "./PoolAlarm.js"
 import { PoolSettings } from "./PoolSettings.js"
 import { PoolStore } from "./PoolStore.js"
+import { Recycling } from "./Recycling.js"
+import { StartGovernor } from "./StartGovernor.js"
 import { WarmSet } from "./WarmSet.js"
 
 /** The engine and the tick (and the services they share), over a store, a record, a driver and an alarm. */
@@ -20,9 +23,9 @@ export const pool = Layer.mergeAll(Engine.layer, Maintenance.layer).pipe(
   Layer.provideMerge(Holds.layer),
   Layer.provideMerge(Assignment.layer),
   Layer.provideMerge(Fencing.layer),
-  Layer.provideMerge(WarmSet.layer),
+  Layer.provideMerge(Layer.merge(WarmSet.layer, Recycling.layer)),
   Layer.provideMerge(Lifecycle.layer),
-  Layer.provideMerge(PoolSettings.layer)
+  Layer.provideMerge(Layer.mergeAll(PoolSettings.layer, Autoscaler.layer, StartGovernor.layer))
 )
 
 /** The pool of a Durable Object: its SQLite storage, its alarm, and the container bindings of its env. */

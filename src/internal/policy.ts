@@ -35,6 +35,12 @@ export interface Slot {
    * revokes it.
    */
   readonly returningAt?: number
+  /** The config's `revision` when it was reserved; absent when the config had none. */
+  readonly revision?: string
+  /** When it was reserved (epoch ms); absent on rows from before ages were recorded. */
+  readonly createdAt?: number
+  /** When a warm slot last became warm (epoch ms); absent in other states. */
+  readonly idleSince?: number
 }
 
 export interface Lease {
@@ -56,17 +62,21 @@ export interface Lease {
   readonly sliding?: boolean
   /** The lease's epoch: its token, which the container checks on every request (see `fence.ts`). */
   readonly fence?: number
+  /** The revision its container was started for (see `Slot.revision`). */
+  readonly revision?: string
 }
 
 /**
- * Whether a slot belongs to the pool's current binding. One started in an earlier binding keeps its
- * session until released or expired, is checked and stopped in its own binding, and never rejoins the
- * warm set: clients of the current binding could not reach it.
+ * Whether a slot belongs to the pool's current binding and revision. One started in an earlier binding
+ * or for an earlier revision keeps its session until released or expired, is checked and stopped in its
+ * own binding, and never rejoins the warm set: clients of the current binding could not reach it, and a
+ * new revision asks for new containers.
  */
 export const isCurrentBinding = (
-  slot: { readonly binding?: string },
-  config: Pick<WarmPoolConfig, "containerBinding">
-): boolean => slot.binding === undefined || slot.binding === config.containerBinding
+  slot: { readonly binding?: string; readonly revision?: string },
+  config: Pick<WarmPoolConfig, "containerBinding" | "revision">
+): boolean =>
+  (slot.binding === undefined || slot.binding === config.containerBinding) && slot.revision === config.revision
 
 /** A lease's deadlines, as set when it is created or renewed. */
 export interface LeaseTerms {

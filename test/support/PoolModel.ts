@@ -117,6 +117,11 @@ class Model {
   readonly crashed = new Set<string>()
   /** warmup(count) may warm past minContainers, which the pool does not trim. */
   overWarmed = false
+  /**
+   * Whether a start fault was injected since this instance booted: only then may the start governor's
+   * breaker (in memory, so a restart closes it) have opened.
+   */
+  startFaultsSinceBoot = false
 
   retire(container: string) {
     this.retired.add(container)
@@ -288,7 +293,10 @@ export const runScenario = (scenario: Scenario, counter: { steps: number }) => {
             expect(error.warming + error.acquired + error.stopping).toBeGreaterThanOrEqual(config.maxContainers)
           } else {
             expect(error._tag, `${step}: unexpected ${error._tag}`).toBe("ContainerStartFailed")
-            expect(startFaults || slowStarts, `${step}: a start failed with no start fault`).toBe(true)
+            // The start governor's breaker, opened by earlier start faults, fails a cold start fast.
+            const breakerOpen = error.reason.includes("circuit breaker is open")
+            expect(startFaults || slowStarts || breakerOpen, `${step}: a start failed with no start fault`).toBe(true)
+            if (breakerOpen) expect(model.startFaultsSinceBoot, `${step}: breaker open with no start fault`).toBe(true)
           }
           if (prior !== undefined && t0 >= prior.hi) {
             model.leases.delete(sessionId)
@@ -383,6 +391,8 @@ export const runScenario = (scenario: Scenario, counter: { steps: number }) => {
         // The call in progress dies with the instance; its caller would see an error.
         const exit = fiber === undefined ? Option.none() : yield* Fiber.poll(fiber)
         yield* world.restart
+        // A new instance starts with the breaker closed; faults still on count from here.
+        model.startFaultsSinceBoot = slowStarts || fake.behaviour.failNextStarts > 0
         if (op.during === "alarm") {
           afterTick(tickTime)
           // The runtime retries an alarm handler that did not complete.
@@ -494,9 +504,11 @@ export const runScenario = (scenario: Scenario, counter: { steps: number }) => {
         }
         case "startFailures":
           fake.behaviour.failNextStarts += op.n
+          model.startFaultsSinceBoot = true
           break
         case "slowStarts":
           slowStarts = op.on
+          model.startFaultsSinceBoot ||= op.on
           fake.behaviour.startDelay = op.on ? Duration.millis(config.startupTimeout + 1) : normalDelay
           break
         case "statusFails":
@@ -522,8 +534,14 @@ export const runScenario = (scenario: Scenario, counter: { steps: number }) => {
       yield* checkInvariants(world, scenario, model, step)
     }
 
-    // With the faults gone, the alarm brings the pool to its target.
+    // With the faults gone, the alarm brings the pool to its target, once the start breaker (opened by
+    // the faults, `stats().breaker`) lets refills start again: it pauses them until its cooldown ends.
     clearFaults()
+    const breaker = yield* Effect.map(Effect.either(world.engine.stats(config)), (s) => s._tag === "Right" ? s.right.breaker : undefined)
+    if (breaker?.state === "open") {
+      expect(model.startFaultsSinceBoot, "the breaker opened with no start fault").toBe(true)
+      yield* manual.advanceTo(breaker.reopensAt!)
+    }
     for (let round = 0; round < 6; round++) {
       if (!(yield* fireAlarm(`converge ${round}`))) break
       yield* settle(world)

@@ -253,7 +253,14 @@ export const storeContract = (
     it("finds a tracked container by its name, and forgets it once removed", () =>
       withStore(async ({ store }) => {
         const [a] = await reserve(store, "warming", 1)
-        expect(await run(store.slot(a!))).toEqual({ container: a, state: "warming", sessionId: null, expiresAt: null, checkDueAt: null })
+        expect(await run(store.slot(a!))).toEqual({
+          container: a,
+          state: "warming",
+          sessionId: null,
+          expiresAt: null,
+          checkDueAt: null,
+          createdAt: expect.any(Number)
+        })
         expect(await run(store.slot("nothing"))).toBeUndefined()
         await run(store.remove(a!))
         expect(await run(store.slot(a!))).toBeUndefined()
@@ -329,6 +336,28 @@ export const storeContract = (
         await run(store.rejoinWarm(a!, (await run(store.recycle(a!)))!, 0))
         expect(await run(store.assignWarm("t", terms(700, 0, false)))).toBe(a)
         expect(await run(store.lease("t"))).toMatchObject({ expiresAt: 700, sliding: false })
+      }))
+
+    it("counts slots of older revisions, recounted on a change and lowered as they go; stops only warm ones", () =>
+      withStore(async ({ store }) => {
+        await run(store.reserve([
+          { container: "r1", state: "warming", sessionId: null, revision: "v1" },
+          { container: "r2", state: "warming", sessionId: null, revision: "v1" },
+          { container: "r3", state: "warming", sessionId: null }
+        ]))
+        expect(await run(store.noticeRevision("v1"))).toBe(true)
+        expect(await run(store.olderRevisions)).toBe(1)
+        expect(await run(store.noticeRevision("v1"))).toBe(false)
+        expect(await run(store.noticeRevision("v2"))).toBe(true)
+        expect(await run(store.olderRevisions)).toBe(3)
+        await run(store.promote("r1", 0))
+        expect((await run(store.warmToRecycle("v2", -1, 10))).map((slot) => slot.container)).toEqual(["r1"])
+        expect(await run(store.stopIfWarm("r2"))).toBe(false)
+        expect(await run(store.stopIfWarm("r1"))).toBe(true)
+        expect((await run(store.slot("r1")))?.state).toBe("stopping")
+        await run(store.remove("r1"))
+        expect(await run(store.olderRevisions)).toBe(2)
+        await expectCountsConsistent(store)
       }))
 
     it("keeps the config, the shut-down flag and start failures", () =>

@@ -6,6 +6,11 @@
 import { DurableObject } from "cloudflare:workers"
 import { notifyContainerStopped } from "../../src/notifyContainerStopped.js"
 
+/** `@cloudflare/containers` 0.3.7's texts (dist/lib/container.js), as its `Container` throws them. */
+export const NO_CONTAINER_INSTANCE_ERROR = "there is no container instance that can be provided to this durable object"
+export const RATE_LIMITED_ERROR = "you are requesting too many containers per second"
+export const UNEXPECTED_EXIT_ERROR = "container exited with unexpected exit code: 1"
+
 export interface StandInState {
   /** The name the pool gave it (`ctx.id.name`). */
   name: string | undefined
@@ -36,6 +41,10 @@ export const standIn = {
   containers: new Map<string, StandInState>(),
   behaviour: {
     failNextStarts: 0,
+    /** The message those failures throw with (say, one of `@cloudflare/containers`' own texts). */
+    startError: "stand-in start failure",
+    /** The platform's instance limit: a start past this many running stand-ins is refused, as Cloudflare does. */
+    instanceLimit: undefined as number | undefined,
     startDelayMs: 0,
     /** These methods throw, as a broken stub would. */
     failing: new Set<"getState" | "destroy" | "renewActivityTimeout">()
@@ -71,6 +80,8 @@ export const standIn = {
   },
   reset() {
     this.behaviour.failNextStarts = 0
+    this.behaviour.startError = "stand-in start failure"
+    this.behaviour.instanceLimit = undefined
     this.behaviour.startDelayMs = 0
     this.behaviour.failing.clear()
     for (const hold of this.holds.values()) hold.release()
@@ -118,7 +129,12 @@ export class StandInContainer extends DurableObject {
     state.ports = ports
     if (standIn.behaviour.failNextStarts > 0) {
       standIn.behaviour.failNextStarts--
-      throw new Error("stand-in start failure")
+      throw new Error(standIn.behaviour.startError)
+    }
+    const limit = standIn.behaviour.instanceLimit
+    if (limit !== undefined && state.status !== "healthy" && standIn.running() >= limit) {
+      // What `Container.startAndWaitForPorts` (0.3.7) throws when no instance can be had.
+      throw new Error(NO_CONTAINER_INSTANCE_ERROR)
     }
     return this.#start(state)
   }
