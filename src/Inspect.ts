@@ -45,7 +45,9 @@ export const ContainerInfo = Schema.Struct({
   /** Its last health check: when (ms since the epoch), and whether the container answered. */
   lastHealthCheck: Schema.NullOr(Schema.Struct({ at: Count, ok: Schema.Boolean })),
   /** The container binding it was started in (null: from before bindings were recorded). */
-  binding: Schema.NullOr(Schema.String)
+  binding: Schema.NullOr(Schema.String),
+  /** The config's `revision` when its slot was reserved (null: the config had none). */
+  revision: Schema.NullOr(Schema.String)
 })
 export type ContainerInfo = typeof ContainerInfo.Type
 

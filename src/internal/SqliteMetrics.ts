@@ -185,6 +185,7 @@ export interface SlotView {
   readonly leaseExpiresAt: number | null
   readonly lastCheck: { readonly at: number; readonly ok: boolean } | null
   readonly binding: string | null
+  readonly revision: string | null
 }
 
 export interface SlotViewRow extends Record<string, number | string | null> {
@@ -196,10 +197,11 @@ export interface SlotViewRow extends Record<string, number | string | null> {
   checked_at: number | null
   check_ok: number | null
   binding: string | null
+  revision: string | null
 }
 
 /** Slots after `cursor` in name order: the primary key, so a page reads `limit` rows at any pool size. */
-export const PAGE = `SELECT container, state, session_id, expires_at, created_at, checked_at, check_ok, binding
+export const PAGE = `SELECT container, state, session_id, expires_at, created_at, checked_at, check_ok, binding, revision
   FROM wp_slots WHERE container > ? ORDER BY container LIMIT ?`
 
 export const toSlotView = (row: SlotViewRow): SlotView => ({
@@ -209,5 +211,6 @@ export const toSlotView = (row: SlotViewRow): SlotView => ({
   createdAt: row.created_at,
   leaseExpiresAt: row.state === "acquired" ? row.expires_at : null,
   lastCheck: row.checked_at === null ? null : { at: row.checked_at, ok: row.check_ok === 1 },
-  binding: row.binding
+  binding: row.binding,
+  revision: row.revision
 })

@@ -9,5 +9,6 @@ export const containerInfo = (slot: SlotView, now: number): ContainerInfo => ({
   ageMs: Math.max(0, now - slot.createdAt),
   leaseExpiresAt: slot.leaseExpiresAt,
   lastHealthCheck: slot.lastCheck,
-  binding: slot.binding
+  binding: slot.binding,
+  revision: slot.revision
 })

@@ -79,6 +79,19 @@ describe("inspect", () => {
         expect(alice.leaseExpiresAt).toBe(1_000 + pool.acquireTimeout)
         const refill = all.find((c) => c.lastHealthCheck === null)!
         expect(refill).toMatchObject({ state: "warm", sessionId: null, ageMs: 0, leaseExpiresAt: null })
+        expect(all.every((c) => c.revision === null)).toBe(true) // this config names no revision
+      }))
+
+    it.scoped("shows the revision each container was started under", () =>
+      Effect.gen(function*() {
+        const { engine } = yield* makeHarness
+        const pool = config({ minContainers: 1, revision: "v2" })
+        const held = yield* engine.getContainer("alice", pool)
+        yield* engine.settled
+        const all = (yield* engine.inspect(10, null, pool)).containers
+        expect(all.length).toBeGreaterThanOrEqual(2) // alice's and the refill
+        expect(all.find((c) => c.name === held)).toMatchObject({ sessionId: "alice", revision: "v2" })
+        expect(all.every((c) => c.revision === "v2")).toBe(true)
       }))
   })
 })
