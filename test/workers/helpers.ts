@@ -4,6 +4,7 @@ import { createWarmPool } from "cf-container-warm-pool"
 import { standIn } from "./StandInContainer.js"
 
 let serial = 0
+const openPools: Array<{ readonly shutdown: () => Promise<unknown> }> = []
 
 /** Every test gets its own pool: one namespace hosts many pools, by name. */
 export const newPool = (options: WarmPoolOptions = {}) => {
@@ -11,6 +12,7 @@ export const newPool = (options: WarmPoolOptions = {}) => {
   const config = { name, ...options }
   const pool = createWarmPool(env.WARM_POOL, env.CONTAINER, config)
   const stub = env.WARM_POOL.get(env.WARM_POOL.idFromName(name))
+  openPools.push(pool)
   return {
     name,
     config,
@@ -23,6 +25,15 @@ export const newPool = (options: WarmPoolOptions = {}) => {
     /** A second handle, as another Worker isolate would make. */
     another: () => createWarmPool(env.WARM_POOL, env.CONTAINER, config)
   }
+}
+
+/**
+ * Shuts down every pool made since the last call. Stand-ins and their counters are shared by all pools in an
+ * isolate, so a test that counts starts must not see an earlier test's pool refill on its alarm.
+ */
+export const shutDownPools = async () => {
+  const pools = openPools.splice(0)
+  await Promise.allSettled(pools.map((pool) => pool.shutdown()))
 }
 
 export const stateOf = (container: { id: DurableObjectId }) => standIn.containers.get(container.id.toString())

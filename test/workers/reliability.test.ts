@@ -5,10 +5,13 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { notifyContainerStopped, PoolExhausted } from "cf-container-warm-pool"
 import { afterEach, describe, expect, it } from "vitest"
-import { newPool, stateOf } from "./helpers.js"
+import { newPool, shutDownPools, stateOf } from "./helpers.js"
 import { standIn } from "./StandInContainer.js"
 
-afterEach(() => standIn.reset())
+afterEach(async () => {
+  standIn.reset() // releases held calls first, so every shutdown can finish
+  await shutDownPools()
+})
 
 const slotsOf = (stub: DurableObjectStub) =>
   runInDurableObject(stub, (_i, state) =>

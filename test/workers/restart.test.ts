@@ -7,10 +7,13 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { PoolUnavailable } from "cf-container-warm-pool"
 import { afterEach, describe, expect, it } from "vitest"
-import { newPool, rejection } from "./helpers.js"
+import { newPool, rejection, shutDownPools } from "./helpers.js"
 import { type HeldMethod, standIn } from "./StandInContainer.js"
 
-afterEach(() => standIn.reset())
+afterEach(async () => {
+  standIn.reset() // releases held calls first, so every shutdown can finish
+  await shutDownPools()
+})
 
 const poolStub = (name: string) => env.WARM_POOL.get(env.WARM_POOL.idFromName(name))
 
