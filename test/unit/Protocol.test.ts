@@ -43,7 +43,8 @@ const inspected = {
   ageMs: 1_000,
   leaseExpiresAt: 300_000,
   lastHealthCheck: { at: 30_000, ok: true },
-  binding: "CONTAINER"
+  binding: "CONTAINER",
+  revision: null
 }
 
 /** A well-formed success of each method, as the pool encodes it. */
