@@ -72,6 +72,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
+          setupFiles: ["./test/workers/setup.ts"],
           // Storms of 1,000 calls run on a shared 2-core machine: a bound for hangs, not a speed test.
           testTimeout: 30_000,
           poolOptions: {

@@ -4,7 +4,8 @@ import { createWarmPool } from "cf-container-warm-pool"
 import { standIn } from "./StandInContainer.js"
 
 let serial = 0
-const openPools: Array<{ readonly shutdown: () => Promise<unknown> }> = []
+// On globalThis: test files re-evaluate this module, and an earlier file's pools live on in its storage.
+const openPools: Array<WarmPoolOptions> = ((globalThis as any).__warmPoolTestPools ??= [])
 
 /** Every test gets its own pool: one namespace hosts many pools, by name. */
 export const newPool = (options: WarmPoolOptions = {}) => {
@@ -12,7 +13,7 @@ export const newPool = (options: WarmPoolOptions = {}) => {
   const config = { name, ...options }
   const pool = createWarmPool(env.WARM_POOL, env.CONTAINER, config)
   const stub = env.WARM_POOL.get(env.WARM_POOL.idFromName(name))
-  openPools.push(pool)
+  openPools.push(config)
   return {
     name,
     config,
@@ -32,8 +33,11 @@ export const newPool = (options: WarmPoolOptions = {}) => {
  * isolate, so a test that counts starts must not see an earlier test's pool refill on its alarm.
  */
 export const shutDownPools = async () => {
-  const pools = openPools.splice(0)
-  await Promise.allSettled(pools.map((pool) => pool.shutdown()))
+  const configs = openPools.splice(0)
+  // Fresh handles: a stub from an earlier file's module is no longer usable.
+  const shutdowns = Promise.allSettled(configs.map((config) => createWarmPool(env.WARM_POOL, env.CONTAINER, config).shutdown()))
+  // A cap, not a wait for anything: a pool whose containers were made to hang settles within its own bound.
+  await Promise.race([shutdowns, scheduler.wait(5_000)])
 }
 
 export const stateOf = (container: { id: DurableObjectId }) => standIn.containers.get(container.id.toString())
