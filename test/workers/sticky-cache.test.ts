@@ -109,13 +109,14 @@ describe("sticky cache", () => {
   })
 
   it("a renewal that finds the lease gone evicts the entry, and the next call asks the pool", async () => {
-    const { isolate } = poolFor({ minContainers: 0, acquireTimeout: 2_000 }) // grant 1 s, renewal after 500 ms
+    // Grant 4 s, renewal after 2 s: a wide window, so a loaded machine's slow calls still land inside the grant.
+    const { isolate } = poolFor({ minContainers: 0, acquireTimeout: 8_000 })
     const x = isolate()
     const y = isolate()
     await x.pool.warmup(1) // so the first getContainer is a quick warm hit, well inside the grant
     const a = await x.pool.getContainer("a")
     await y.pool.releaseContainer("a")
-    await scheduler.wait(600) // past the renewal point, inside the grant
+    await scheduler.wait(2_100) // past the renewal point, inside the grant
     expect((await x.pool.getContainer("a")).id.toString()).toBe(a.id.toString()) // stale, renewing
     await x.rpc.settled()
     x.rpc.reset()
