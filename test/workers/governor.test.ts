@@ -8,10 +8,14 @@
 import { env } from "cloudflare:test"
 import { ContainerStartFailed, createWarmPool, PoolExhausted } from "cf-container-warm-pool"
 import { afterEach, describe, expect, it } from "vitest"
-import { newPool, rejection, stateOf } from "./helpers.js"
+import { newPool, rejection, shutDownPools, stateOf } from "./helpers.js"
 import { NO_CONTAINER_INSTANCE_ERROR, RATE_LIMITED_ERROR, standIn, UNEXPECTED_EXIT_ERROR } from "./StandInContainer.js"
 
-afterEach(() => standIn.reset())
+// The instance limit counts every running stand-in in the isolate: no other test's pool may hold one.
+afterEach(async () => {
+  standIn.reset()
+  await shutDownPools()
+})
 
 // One attempt per start, no refills: every start a test makes is one the test asked for.
 const governed = { minContainers: 0, maxContainers: 10, startRetries: 0, stickyCacheSize: 0 }
